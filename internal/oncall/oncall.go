@@ -10,6 +10,9 @@ type Query struct {
 	Levels    []int    // escalation levels to keep; empty keeps all
 	Since     time.Time
 	Until     time.Time
+	// Members asks for Result.Members too. It costs one GET /schedules/{id}
+	// per configured schedule, so only a run that may revoke asks for it.
+	Members bool
 }
 
 // Entry is one on-call stretch of one person, as PagerDuty reports it.
@@ -44,4 +47,8 @@ type Result struct {
 	// schedules and policies, on call now or not. Revocation only touches
 	// their grants.
 	Members []string
+	// MemberEmails are the emails of Members, sorted, for matching
+	// strongDM accounts; members without email (deleted) are left out.
+	// Filled only when Query.Members is set.
+	MemberEmails []string
 }
