@@ -43,6 +43,9 @@ type Warning struct {
 type Result struct {
 	Entries  []Entry
 	Warnings []Warning
+	// NoEmail are the people on call whose PagerDuty user has no email
+	// (deleted or deactivated), once each: they cannot be given access.
+	NoEmail []Entry
 	// Members are the PagerDuty user IDs that belong to the configured
 	// schedules and policies, on call now or not. Revocation only touches
 	// their grants.

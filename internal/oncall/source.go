@@ -327,6 +327,8 @@ func (r *run) addRow(ctx context.Context, row row) error {
 		// include[]=users (C07).
 		r.warn(uid, "pagerduty user %q (%s) has no email, probably deleted or deactivated; no access given",
 			uid, cmp.Or(name, "no name"))
+		r.noEmail(Entry{UserID: uid, Name: name, ScheduleID: row.Schedule.ID, PolicyID: row.EscalationPolicy.ID,
+			Level: int(row.EscalationLevel)})
 		return nil
 	}
 
@@ -477,6 +479,7 @@ func (r *run) finalSchedule(ctx context.Context, id string, sched *pagerduty.Sch
 		if u == nil || u.Email == "" {
 			r.warn(uid, "pagerduty user %q of schedule %q has no email, a malformed ID or was deleted; no access given",
 				uid, id)
+			r.noEmail(Entry{UserID: uid, Name: fe.User.Summary, ScheduleID: id, FinalSchedule: true})
 			continue
 		}
 		e := Entry{UserID: uid, Name: cmp.Or(u.Name, u.Summary), Email: u.Email, ScheduleID: id,
@@ -528,6 +531,16 @@ func (s *Source) fail(doing string, err error) error {
 }
 
 // warn adds a warning about subject, once.
+// noEmail records, once per user, someone on call who cannot be given access.
+func (r *run) noEmail(e Entry) {
+	for _, x := range r.res.NoEmail {
+		if x.UserID == e.UserID {
+			return
+		}
+	}
+	r.res.NoEmail = append(r.res.NoEmail, e)
+}
+
 func (r *run) warn(subject, format string, args ...any) {
 	r.res.addWarning(Warning{Subject: subject, Message: fmt.Sprintf(format, args...)})
 }

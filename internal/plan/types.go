@@ -1,0 +1,106 @@
+// Package plan decides, without any I/O, which grants to create, extend or
+// revoke so that the people on call reach the managed resources for exactly
+// their shifts.
+package plan
+
+import (
+	"time"
+
+	"github.com/oncall-access/oncall-access/internal/strongdm"
+)
+
+// Person is someone PagerDuty named as on call.
+type Person struct {
+	ID    string // PagerDuty user ID
+	Name  string
+	Email string
+}
+
+// Shift is one merged interval during which a person should have access,
+// already clipped and widened by lead time and grace period.
+type Shift struct {
+	Person        Person
+	Start, End    time.Time
+	Schedules     []string // schedule IDs it came from, sorted, no duplicates
+	Policies      []string // escalation policy IDs it came from
+	Levels        []int    // escalation levels it came from
+	Permanent     bool     // came (at least partly) from a direct policy target
+	FinalSchedule bool     // came (at least partly) from a rendered final schedule
+}
+
+// ShiftOptions shape on-call entries into shifts.
+type ShiftOptions struct {
+	Now         time.Time     // shifts start no earlier than this
+	LeadTime    time.Duration // access starts this long before a shift
+	GracePeriod time.Duration // and ends this long after it
+	MaxDuration time.Duration // zero: no cap
+}
+
+// Kind is what the plan does, or found it did not need to do, for one
+// (person, resource) pair.
+type Kind string
+
+const (
+	Create    Kind = "create"    // no access yet: create a grant
+	Extend    Kind = "extend"    // a temporary grant covers part: add the rest
+	Revoke    Kind = "revoke"    // a managed grant nobody on call needs
+	Covered   Kind = "covered"   // an existing grant already covers the shift
+	Role      Kind = "role"      // the person reaches the resource through a role
+	Unmatched Kind = "unmatched" // no strongDM user has the person's email
+	Suspended Kind = "suspended" // the strongDM user is suspended
+	NoEmail   Kind = "no-email"  // PagerDuty gave no email (a deleted user)
+	// Deferred: the pair already holds an unexpired grant that neither
+	// covers nor touches this shift, and strongDM keeps one unexpired grant
+	// per pair; a later run creates the grant once the earlier one ends.
+	Deferred Kind = "deferred"
+)
+
+// Action is one row of the plan.
+type Action struct {
+	Kind     Kind
+	Person   Person
+	Account  strongdm.Account  // empty for Unmatched and NoEmail
+	Resource strongdm.Resource // empty for Unmatched, Suspended and NoEmail
+	// Start and End are the access the action gives (Create, Extend) or the
+	// shift that is already covered (Covered, Role); for Revoke, the grant's.
+	Start, End time.Time
+	// Grant is the existing grant an Extend adds to, or the one Revoke
+	// deletes, or the one that covers a Covered shift, or the one that
+	// blocks a Deferred shift. Should strongDM refuse the second grant of
+	// an Extend, the applier replaces Grant by one grant from the earlier
+	// of the two starts to the later of the two ends: Grant touches the
+	// shift, so that grant has no gap and reaches no further than both.
+	// On a Create it is the grant on the same pair that this plan revokes:
+	// the applier must delete it first or strongDM refuses the create.
+	Grant         strongdm.Grant
+	Schedules     []string
+	Policies      []string
+	Levels        []int
+	Permanent     bool
+	FinalSchedule bool
+}
+
+// Input is everything the planner looks at.
+type Input struct {
+	Now       time.Time
+	Shifts    []Shift
+	Resources []strongdm.Resource // the managed resources
+	// Accounts maps a lower-cased email (after the email map) to its
+	// strongDM user account.
+	Accounts map[string]strongdm.Account
+	// EmailMap maps a lower-cased PagerDuty email to a strongDM email.
+	EmailMap map[string]string
+	// Grants are the existing grants on the managed resources.
+	Grants []strongdm.Grant
+	// RoleAccess holds "accountID/resourceID" for every pair reachable
+	// through a role.
+	RoleAccess map[string]bool
+
+	Revoke bool
+	// Members are the strongDM account IDs of every member of the
+	// configured schedules and policies; only their grants are revoked.
+	Members map[string]bool
+	// Complete is false when any PagerDuty call failed: nothing is revoked.
+	Complete   bool
+	MaxChanges int // zero: no cap
+}
