@@ -120,13 +120,15 @@ func (ps Problems) Error() string {
 func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("oncall-access", flag.ContinueOnError)
 	fs.SetOutput(usage)
-	flags := make(map[string]*string, len(Inputs))
+	flags := make(map[string]*inputFlag, len(Inputs))
 	for _, in := range Inputs {
 		def := in.Default
 		if in.Env != "" {
 			def = "env " + in.Env
 		}
-		flags[in.Name] = fs.String(in.Name, "", in.Usage+" (default "+orNone(def)+")")
+		// Boolean inputs are boolean flags: -sandbox means -sandbox=true.
+		flags[in.Name] = &inputFlag{isBool: def == "false"}
+		fs.Var(flags[in.Name], in.Name, in.Usage+" (default "+orNone(def)+")")
 	}
 	at := fs.String("at", "", "plan as if it were this time (RFC 3339), for previews and replays")
 	debug := fs.Bool("debug", false, "log each request (never secrets)")
@@ -147,7 +149,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	gha := githubactions.New(githubactions.WithGetenv(getenv))
 	value := func(in Input) string {
 		if set[in.Name] {
-			return strings.TrimSpace(*flags[in.Name])
+			return strings.TrimSpace(flags[in.Name].v)
 		}
 		// The runner sets every declared input, empty when not given: empty
 		// means "not set", never "set to nothing".
@@ -352,6 +354,9 @@ func parseIDs(v map[string]string, name string, bad badFunc) []string {
 
 func parseLevels(s string, bad badFunc) []int {
 	var levels []int
+	if strings.EqualFold(strings.TrimSpace(s), "all") {
+		return nil
+	}
 	for _, f := range List(s) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 {
@@ -416,6 +421,17 @@ func parseInt(v map[string]string, name string, min int, bad badFunc) int {
 	}
 	return n
 }
+
+// inputFlag is the flag of one input; it keeps the text, which is checked
+// with the inputs from the environment.
+type inputFlag struct {
+	v      string
+	isBool bool
+}
+
+func (f *inputFlag) String() string     { return f.v }
+func (f *inputFlag) Set(s string) error { f.v = s; return nil }
+func (f *inputFlag) IsBoolFlag() bool   { return f.isBool }
 
 func orNone(s string) string {
 	if s == "" {
