@@ -32,10 +32,10 @@ type fault struct {
 
 // Server is a PagerDuty REST API emulator on a loopback port.
 type Server struct {
-	ts    *httptest.Server
-	token string
+	ts *httptest.Server
 
 	mu       sync.Mutex // guards the fields below
+	token    string
 	org      Org
 	now      func() time.Time
 	sleep    func(ctx context.Context, d time.Duration) error
@@ -78,7 +78,19 @@ func (s *Server) URL() string { return s.ts.URL }
 
 // Token is the only API key the emulator accepts, sent as
 // "Authorization: Token token=<Token>".
-func (s *Server) Token() string { return s.token }
+func (s *Server) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// SetToken replaces the API key the emulator accepts, so that a test can
+// look for a value it knows in what a client prints.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
 
 func newToken() string {
 	b := make([]byte, 10)
@@ -201,7 +213,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path,
 		Query: cloneValues(r.URL.Query()), Header: r.Header.Clone()})
 	n := len(s.requests)
-	latency, sleep := s.latency, s.sleep
+	latency, sleep, token := s.latency, s.sleep, s.token
 	s.mu.Unlock()
 
 	if latency > 0 {
@@ -210,7 +222,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if r.Header.Get("Authorization") != "Token token="+s.token {
+	if r.Header.Get("Authorization") != "Token token="+token {
 		// No rate-limit headers: the request was not evaluated.
 		writeError(w, http.StatusUnauthorized, 2006, "Authentication failed")
 		return
