@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oncall-access/oncall-access/internal/actionstest"
 	"github.com/oncall-access/oncall-access/internal/config"
 	"github.com/oncall-access/oncall-access/internal/job"
 	"github.com/oncall-access/oncall-access/internal/pagerdutytest"
@@ -217,7 +218,7 @@ func grantLine(g strongdm.Grant) string {
 
 // output returns one step output from the GITHUB_OUTPUT file.
 func (h *harness) output(name string) string {
-	outs, err := parseOutputs(h.outputs)
+	outs, err := actionstest.ParseOutputs(h.outputs)
 	if err != nil {
 		h.t.Fatalf("outputs file: %v\n%s", err, h.outputs)
 	}
