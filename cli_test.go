@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func runCLI(args []string, env map[string]string) (int, string, string) {
+	var stdout, stderr strings.Builder
+	code := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	code, out, _ := runCLI([]string{"-version"}, nil)
+	if code != 0 || out != "oncall-access dev\n" {
+		t.Errorf("-version: exit %d, %q", code, out)
+	}
+	code, _, errOut := runCLI([]string{"-help"}, nil)
+	if code != 0 || !strings.Contains(errOut, "-pagerduty-schedules") || !strings.Contains(errOut, "(default 24h)") {
+		t.Errorf("-help: exit %d\n%s", code, errOut)
+	}
+}
+
+// Bad input: exit 2, one line per problem naming the input, before any
+// request (there is nothing to send it to here).
+func TestBadInputExits2(t *testing.T) {
+	code, _, errOut := runCLI(nil, map[string]string{
+		"INPUT_WINDOW":             "soon",
+		"INPUT_SDM-API-SECRET-KEY": "not base64!",
+		"INPUT_SDM-API-HOST":       "app.strongdm.com",
+	})
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	for _, input := range []string{"window:", "sdm-api-secret-key:", "sdm-api-host:", "pagerduty-token:", "pagerduty-schedules:", "resources:"} {
+		n := 0
+		for _, line := range strings.Split(errOut, "\n") {
+			if strings.HasPrefix(line, input) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d lines start with %q, want 1:\n%s", n, input, errOut)
+		}
+	}
+}
+
+// The sandbox shows every kind of row a newcomer should see.
+func TestSandbox(t *testing.T) {
+	code, out, errOut := runCLI([]string{"-sandbox"}, nil)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"| created |", "| already granted |", "no strongDM user has this email", "suspended", "already has access (role)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the sandbox summary lacks %q:\n%s", want, out)
+		}
+	}
+}
