@@ -1,23 +1,22 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 )
 
-func runCLI(args []string, env map[string]string) (int, string, string) {
+func runCLI(t *testing.T, args []string, env map[string]string) (int, string, string) {
 	var stdout, stderr strings.Builder
-	code := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	code := run(t.Context(), args, func(k string) string { return env[k] }, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
 func TestVersionAndHelp(t *testing.T) {
-	code, out, _ := runCLI([]string{"-version"}, nil)
+	code, out, _ := runCLI(t, []string{"-version"}, nil)
 	if code != 0 || out != "oncall-access dev\n" {
 		t.Errorf("-version: exit %d, %q", code, out)
 	}
-	code, _, errOut := runCLI([]string{"-help"}, nil)
+	code, _, errOut := runCLI(t, []string{"-help"}, nil)
 	if code != 0 || !strings.Contains(errOut, "-pagerduty-schedules") || !strings.Contains(errOut, "(default 24h)") {
 		t.Errorf("-help: exit %d\n%s", code, errOut)
 	}
@@ -26,7 +25,7 @@ func TestVersionAndHelp(t *testing.T) {
 // Bad input: exit 2, one line per problem naming the input, before any
 // request (there is nothing to send it to here).
 func TestBadInputExits2(t *testing.T) {
-	code, _, errOut := runCLI(nil, map[string]string{
+	code, _, errOut := runCLI(t, nil, map[string]string{
 		"INPUT_WINDOW":             "soon",
 		"INPUT_SDM-API-SECRET-KEY": "not base64!",
 		"INPUT_SDM-API-HOST":       "app.strongdm.com",
@@ -49,7 +48,7 @@ func TestBadInputExits2(t *testing.T) {
 
 // The sandbox shows every kind of row a newcomer should see.
 func TestSandbox(t *testing.T) {
-	code, out, errOut := runCLI([]string{"-sandbox"}, nil)
+	code, out, errOut := runCLI(t, []string{"-sandbox"}, nil)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}

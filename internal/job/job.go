@@ -54,7 +54,7 @@ func (e *Env) defaults() {
 		e.Now = time.Now
 	}
 	if e.Getenv == nil {
-		e.Getenv = os.Getenv
+		e.Getenv = func(string) string { return "" }
 	}
 	if e.Stdout == nil {
 		e.Stdout = os.Stdout
@@ -92,6 +92,13 @@ func Run(ctx context.Context, cfg config.Config, env Env) int {
 		level = slog.LevelDebug
 	}
 	r.log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: dropTime}))
+	if r.inActions {
+		// The runner hides these values from every later line of the log,
+		// whatever prints them; it does not show the mask commands.
+		for _, s := range cfg.Secrets() {
+			r.safely("secret mask", func() { r.gha.AddMask(s) })
+		}
+	}
 
 	r.now = cfg.At
 	if r.now.IsZero() {
