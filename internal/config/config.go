@@ -104,8 +104,10 @@ type Problem struct {
 	Msg   string
 }
 
+// Error is "input: what is wrong".
 func (p Problem) Error() string { return p.Input + ": " + p.Msg }
 
+// Error is one line per problem.
 func (ps Problems) Error() string {
 	lines := make([]string, len(ps))
 	for i, p := range ps {
