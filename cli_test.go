@@ -48,13 +48,15 @@ func TestBadInputExits2(t *testing.T) {
 
 // The sandbox shows every kind of row a newcomer should see.
 func TestSandbox(t *testing.T) {
-	code, out, errOut := runCLI(t, []string{"-sandbox"}, nil)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut)
-	}
-	for _, want := range []string{"| created |", "| already granted |", "no strongDM user has this email", "suspended", "already has access (role)"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the sandbox summary lacks %q:\n%s", want, out)
+	for _, args := range [][]string{{"-sandbox"}, {"-sandbox", "-at", "2026-03-06T12:00:00Z"}} {
+		code, out, errOut := runCLI(t, args, nil)
+		if code != 0 {
+			t.Fatalf("%q: exit %d\n%s", args, code, errOut)
+		}
+		for _, want := range []string{"| created |", "| already granted |", "no strongDM user has this email", "suspended", "already has access (role)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%q: the sandbox summary lacks %q:\n%s", args, want, out)
+			}
 		}
 	}
 }

@@ -21,16 +21,27 @@ type Sandbox struct {
 	PagerDuty *pagerdutytest.Server
 	StrongDM  *strongdmtest.Server
 	org       Org
-	dir       string // holds the CA file
+	dir       string           // holds the CA file
+	now       func() time.Time // nil: the real clock
 }
 
 // Start serves the sample organisation with shifts around at (now when
 // zero).
 func Start(at time.Time) (*Sandbox, error) {
 	if at.IsZero() {
-		at = time.Now()
+		return Serve(Sample(time.Now()))
 	}
-	return Serve(Sample(at))
+	s, err := Serve(Sample(at))
+	if err != nil {
+		return nil, err
+	}
+	// Replays run on a clock that reads at when the sandbox starts, so
+	// that grants expire (and requests are signed) as they would have then.
+	offset := time.Until(at)
+	s.now = func() time.Time { return time.Now().Add(offset) }
+	s.StrongDM.SetClock(s.now)
+	s.PagerDuty.SetClock(s.now)
+	return s, nil
 }
 
 // Serve serves org.
@@ -58,6 +69,9 @@ func (s *Sandbox) Configure(cfg config.Config, env job.Env) (config.Config, job.
 		cfg.Resources = s.org.Resources
 	}
 	env.SDMRootCAs = s.StrongDM.CertPool()
+	if s.now != nil {
+		env.Now = s.now
+	}
 	return cfg, env
 }
 
