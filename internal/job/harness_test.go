@@ -98,6 +98,10 @@ type harness struct {
 	inputs map[string]string // by input name
 	extra  map[string]string // other environment variables
 	dir    string
+	// ctx is the run's parent context (nil: Background), so a test can end
+	// the run by the fake clock; env adjusts the run's Env when set.
+	ctx context.Context
+	env func(*job.Env)
 
 	code           int
 	stdout, stderr string
@@ -153,9 +157,11 @@ func (h *harness) run(args ...string) int {
 	if _, ok := h.extra["GITHUB_STEP_SUMMARY"]; !ok {
 		h.extra["GITHUB_STEP_SUMMARY"] = summary
 	}
-	h.extra["GITHUB_OUTPUT"] = outputs
+	if _, ok := h.extra["GITHUB_OUTPUT"]; !ok {
+		h.extra["GITHUB_OUTPUT"] = outputs
+	}
 	var stdout, stderr bytes.Buffer
-	h.code = runJob(h.t, append([]string{"-at", h.clock.Now().Format(time.RFC3339)}, args...), h.getenv, job.Env{
+	env := job.Env{
 		Version:    "test",
 		Now:        h.clock.Now,
 		Stdout:     &stdout,
@@ -163,7 +169,15 @@ func (h *harness) run(args ...string) int {
 		SDMRootCAs: h.sdm.CertPool(),
 		Sleep:      h.clock.Sleep,
 		Rand:       func() float64 { return 0.5 },
-	})
+	}
+	if h.env != nil {
+		h.env(&env)
+	}
+	ctx := h.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	h.code = runJob(ctx, append([]string{"-at", h.clock.Now().Format(time.RFC3339)}, args...), h.getenv, env)
 	h.stdout, h.stderr = stdout.String(), stderr.String()
 	b, _ := os.ReadFile(h.extra["GITHUB_STEP_SUMMARY"])
 	h.summary = string(b)
@@ -174,7 +188,7 @@ func (h *harness) run(args ...string) int {
 }
 
 // runJob loads the configuration as main does and runs the job.
-func runJob(t *testing.T, args []string, getenv func(string) string, env job.Env) int {
+func runJob(ctx context.Context, args []string, getenv func(string) string, env job.Env) int {
 	cfg, err := config.Load(args, getenv, io.Discard)
 	if err != nil {
 		if env.Stderr != nil {
@@ -183,7 +197,7 @@ func runJob(t *testing.T, args []string, getenv func(string) string, env job.Env
 		return job.ExitBadConfig
 	}
 	env.Getenv = getenv
-	return job.Run(context.Background(), cfg, env)
+	return job.Run(ctx, cfg, env)
 }
 
 // noSecrets fails the test when a token or key shows anywhere.
@@ -194,7 +208,9 @@ func (h *harness) noSecrets() {
 		if len(secret) < 6 {
 			continue
 		}
-		for where, text := range map[string]string{"stdout": h.stdout, "stderr": h.stderr, "summary": h.summary, "outputs": h.outputs} {
+		// The runner reads ::add-mask:: commands and never shows them.
+		stdout := strings.ReplaceAll(h.stdout, "::add-mask::"+secret+"\n", "")
+		for where, text := range map[string]string{"stdout": stdout, "stderr": h.stderr, "summary": h.summary, "outputs": h.outputs} {
 			if strings.Contains(text, secret) {
 				h.t.Errorf("%s shows the %s", where, name)
 			}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -62,6 +63,22 @@ func (e *Env) defaults() {
 	if e.Stderr == nil {
 		e.Stderr = os.Stderr
 	}
+	// Annotations and log lines come from the concurrent calls of a run,
+	// and the writers given need not be safe for concurrent use.
+	mu := new(sync.Mutex)
+	e.Stdout, e.Stderr = lockedWriter{mu, e.Stdout}, lockedWriter{mu, e.Stderr}
+}
+
+// lockedWriter serialises the writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // run holds the state of one sync as it goes through the steps.
@@ -91,7 +108,14 @@ func Run(ctx context.Context, cfg config.Config, env Env) int {
 	if cfg.Debug {
 		level = slog.LevelDebug
 	}
-	r.log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: dropTime}))
+	// In Actions, log lines share stdout with the ::group:: commands: the
+	// runner reads stdout and stderr apart, so lines on stderr could land
+	// outside their step's group.
+	logTo := env.Stderr
+	if r.inActions {
+		logTo = env.Stdout
+	}
+	r.log = slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level, ReplaceAttr: dropTime}))
 	if r.inActions {
 		// The runner hides these values from every later line of the log,
 		// whatever prints them; it does not show the mask commands.
@@ -115,9 +139,17 @@ func Run(ctx context.Context, cfg config.Config, env Env) int {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	code := r.sync(ctx)
+	if ctx.Err() != nil && r.summary.Error != "" && !strings.HasPrefix(r.summary.Error, timeoutPrefix) {
+		// A step cut short by the deadline often says only "context
+		// deadline exceeded": say which setting ended it.
+		r.summary.Error = fmt.Sprintf("%s of %s expired: %s", timeoutPrefix, cfg.Timeout, r.summary.Error)
+	}
 	r.finish(code)
 	return code
 }
+
+// timeoutPrefix starts the summary's error when the run's deadline ended it.
+const timeoutPrefix = "the run's timeout"
 
 // sync runs the steps up to and including apply; finish reports.
 func (r *run) sync(ctx context.Context) int {
@@ -216,7 +248,7 @@ func (r *run) sync(ctx context.Context) int {
 	r.endGroup()
 	r.rows(p.Actions, outcomes)
 	if ctx.Err() != nil {
-		r.summary.Error = fmt.Sprintf("the run's timeout of %s expired before every change was made", r.cfg.Timeout)
+		r.summary.Error = fmt.Sprintf("%s of %s expired before every change was made", timeoutPrefix, r.cfg.Timeout)
 	}
 	t := r.summary.Totals()
 	if t.Failed > 0 || ctx.Err() != nil {
@@ -306,30 +338,62 @@ func ids(rs []strongdm.Resource) string {
 // already exists on the managed resources.
 func (r *run) resolve(ctx context.Context, shifts []plan.Shift, resources []strongdm.Resource, res oncall.Result) (plan.Input, error) {
 	in := plan.Input{
-		Now:        r.now,
-		Shifts:     shifts,
-		Resources:  resources,
-		EmailMap:   r.cfg.EmailMap,
-		RoleAccess: map[string]bool{},
-		Revoke:     r.cfg.Revoke,
-		Complete:   true,
-		MaxChanges: r.cfg.MaxChanges,
+		Now:         r.now,
+		Shifts:      shifts,
+		Resources:   resources,
+		EmailMap:    r.cfg.EmailMap,
+		RoleAccess:  map[string]bool{},
+		Revoke:      r.cfg.Revoke,
+		GracePeriod: r.cfg.GracePeriod,
+		Complete:    true,
+		MaxChanges:  r.cfg.MaxChanges,
 	}
 	var emails []string
+	seen := make(map[string]bool)
 	for _, s := range shifts {
-		if e := r.strongDMEmail(s.Person.Email); e != "" && !slices.Contains(emails, e) {
+		if e := r.strongDMEmail(s.Person.Email); e != "" && !seen[e] {
+			seen[e] = true
 			emails = append(emails, e)
 		}
 	}
 	for _, e := range res.MemberEmails {
-		if e = r.strongDMEmail(e); e != "" && !slices.Contains(emails, e) {
+		if e = r.strongDMEmail(e); e != "" && !seen[e] {
+			seen[e] = true
 			emails = append(emails, e)
 		}
 	}
-	accounts, err := r.accounts(ctx, emails)
+
+	// The users and the grants do not depend on each other: read them side
+	// by side, under the one bound on concurrent calls. The listing of
+	// users is a chain of pages, so it takes one slot; the people it leaves
+	// unsettled are looked up after, not nested, to keep that bound.
+	grants := make([][]strongdm.Grant, len(resources))
+	var accounts map[string]strongdm.Account
+	var missing []string
+	err := r.each(ctx, 1+len(resources), func(ctx context.Context, i int) error {
+		if i == 0 {
+			var err error
+			accounts, missing, err = r.listUsers(ctx, emails)
+			return err
+		}
+		x := resources[i-1]
+		rf, err := strongdm.QuoteFilter("resourceid:?", x.ID)
+		if err != nil {
+			return err
+		}
+		if grants[i-1], err = r.sdm.ListGrants(ctx, rf); err != nil {
+			return fmt.Errorf("list grants on %s: %w", x.Name, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return in, err
 	}
+	more, err := r.accounts(ctx, missing)
+	if err != nil {
+		return in, err
+	}
+	maps.Copy(accounts, more)
 	in.Accounts = accounts
 	if r.cfg.Revoke {
 		in.Members = map[string]bool{}
@@ -345,31 +409,11 @@ func (r *run) resolve(ctx context.Context, shifts []plan.Shift, resources []stro
 		}
 	}
 
-	grants := make([][]strongdm.Grant, len(resources))
-	access := make([][]strongdm.AccountResource, len(resources))
-	err = r.each(ctx, len(resources), func(ctx context.Context, i int) error {
-		rf, err := strongdm.QuoteFilter("resourceid:?", resources[i].ID)
-		if err != nil {
-			return err
-		}
-		if grants[i], err = r.sdm.ListGrants(ctx, rf); err != nil {
-			return fmt.Errorf("list grants on %s: %w", resources[i].Name, err)
-		}
-		if access[i], err = r.sdm.ListAccountResources(ctx, rf); err != nil {
-			return fmt.Errorf("list who can reach %s: %w", resources[i].Name, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return in, err
-	}
 	for i := range resources {
 		in.Grants = append(in.Grants, grants[i]...)
-		for _, a := range access[i] {
-			if a.RoleID != "" {
-				in.RoleAccess[a.AccountID+"/"+a.ResourceID] = true
-			}
-		}
+	}
+	if err := r.roleAccess(ctx, &in); err != nil {
+		return in, err
 	}
 	return in, nil
 }
@@ -384,7 +428,8 @@ func (r *run) strongDMEmail(pd string) string {
 	return e
 }
 
-// accounts looks up strongDM users by email, one lookup per person.
+// accounts looks up strongDM users by email, one lookup per person: for
+// the people listUsers left unsettled.
 func (r *run) accounts(ctx context.Context, emails []string) (map[string]strongdm.Account, error) {
 	found := make([]*strongdm.Account, len(emails))
 	err := r.each(ctx, len(emails), func(ctx context.Context, i int) error {
@@ -423,17 +468,88 @@ type outcome struct {
 	status report.Status
 	err    error
 	grant  strongdm.Grant
+	// oldGone: a Create deleted the grant it named (plan.Action.Grant)
+	// and did not put it back.
+	oldGone bool
 }
 
 // apply performs the writes of the plan with bounded concurrency. One
-// failure does not stop the others.
+// failure does not stop the others. The writes of one (account, resource)
+// pair run one after the other in plan order, creates and extends before
+// revokes: where strongDM keeps one grant per pair, a create may have to
+// remove the grant a later row revokes, and a grant whose replacement
+// could not be made must stay. Pairs run side by side.
 func (r *run) apply(ctx context.Context, actions []plan.Action) []outcome {
 	out := make([]outcome, len(actions))
-	_ = r.each(ctx, len(actions), func(ctx context.Context, i int) error {
-		out[i] = r.applyOne(ctx, actions[i])
+	p := progress{log: r.log, now: r.env.Now, last: r.env.Now()}
+	var pairs [][]int
+	index := map[string]int{}
+	for i, a := range actions {
+		if !isWrite(a.Kind) {
+			continue
+		}
+		p.total++
+		k := a.Account.ID + "/" + a.Resource.ID
+		j, ok := index[k]
+		if !ok {
+			j = len(pairs)
+			index[k] = j
+			pairs = append(pairs, nil)
+		}
+		pairs[j] = append(pairs[j], i)
+	}
+	_ = r.each(ctx, len(pairs), func(ctx context.Context, j int) error {
+		gone := map[string]bool{}  // grants of the pair a create deleted
+		kept := map[string]error{} // grants whose replacement failed
+		for _, i := range pairs[j] {
+			a := actions[i]
+			switch {
+			case a.Kind == plan.Revoke && gone[a.Grant.ID]:
+				out[i] = outcome{status: report.Revoked}
+			case a.Kind == plan.Revoke && kept[a.Grant.ID] != nil:
+				out[i] = outcome{status: report.NotAttempted,
+					err: fmt.Errorf("kept, as the grant to replace it could not be made: %w", kept[a.Grant.ID])}
+			default:
+				out[i] = r.applyOne(ctx, a)
+			}
+			if a.Kind == plan.Create && a.Grant.ID != "" {
+				if out[i].oldGone {
+					gone[a.Grant.ID] = true
+				} else if out[i].status == report.Failed || out[i].status == report.NotAttempted {
+					kept[a.Grant.ID] = out[i].err
+				}
+			}
+			p.step()
+		}
 		return nil
 	})
 	return out
+}
+
+func isWrite(k plan.Kind) bool { return k == plan.Create || k == plan.Extend || k == plan.Revoke }
+
+// progressEvery is how often a long apply says how far it got: often
+// enough to show a slow run is alive, rarely enough to stay readable.
+const progressEvery = 5 * time.Second
+
+// progress counts the writes done and logs "done of total" at most once
+// every progressEvery, on the run's clock.
+type progress struct {
+	log         *slog.Logger
+	now         func() time.Time
+	mu          sync.Mutex // guards the fields below
+	done, total int
+	last        time.Time
+}
+
+func (p *progress) step() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done++
+	if now := p.now(); now.Sub(p.last) >= progressEvery && p.done < p.total {
+		p.last = now
+		p.log.Info("applying", "done", p.done, "total", p.total)
+	}
 }
 
 func (r *run) applyOne(ctx context.Context, a plan.Action) outcome {
@@ -446,17 +562,19 @@ func (r *run) applyOne(ctx context.Context, a plan.Action) outcome {
 	who := r.who(a)
 	switch a.Kind {
 	case plan.Create:
-		if a.Grant.ID != "" {
-			// The plan revokes a stale grant on this pair; strongDM would
-			// refuse the new one while it exists.
-			if err := r.sdm.DeleteGrant(ctx, a.Grant.ID); err != nil && !strongdm.IsCode(err, codes.NotFound) {
-				r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, err)
-				return outcome{status: report.Failed, err: fmt.Errorf("revoke stale grant %s first: %w", a.Grant.ID, err)}
-			}
-		}
 		g, err := r.create(ctx, a, a.Start, a.End)
+		if strongdm.IsCode(err, codes.AlreadyExists) && a.Grant.ID != "" {
+			// strongDM keeps one grant per pair, and a.Grant holds it.
+			return r.makeWay(ctx, a)
+		}
+		if errors.Is(err, strongdm.ErrExistsAfterRetry) {
+			// An attempt that timed out was stored: this run made the grant.
+			r.log.Info("granted", "person", who, "resource", a.Resource.Name, "from", a.Start, "until", a.End,
+				"note", "an earlier attempt was stored")
+			return outcome{status: report.Created}
+		}
 		if strongdm.IsCode(err, codes.AlreadyExists) {
-			// Made by an earlier attempt of this call, or by a concurrent run.
+			// Made by a concurrent run.
 			r.log.Info("already granted", "person", who, "resource", a.Resource.Name)
 			return outcome{status: report.AlreadyGranted}
 		}
@@ -478,6 +596,39 @@ func (r *run) applyOne(ctx context.Context, a plan.Action) outcome {
 		return outcome{status: report.Revoked}
 	}
 	return outcome{}
+}
+
+// makeWay deletes the grant that stands in the way of a Create (see
+// plan.Action.Grant) and creates again. Should that fail, it puts the old
+// grant back if it still gives access: it may be the access of the person
+// on call, whom a failed write must never cut off.
+func (r *run) makeWay(ctx context.Context, a plan.Action) outcome {
+	who := r.who(a)
+	if err := r.sdm.DeleteGrant(ctx, a.Grant.ID); err != nil && !strongdm.IsCode(err, codes.NotFound) {
+		r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, err)
+		return outcome{status: report.Failed, err: fmt.Errorf("delete grant %s to make way: %w", a.Grant.ID, err)}
+	}
+	g, err := r.create(ctx, a, a.Start, a.End)
+	if err == nil {
+		r.log.Info("granted", "person", who, "resource", a.Resource.Name, "from", a.Start, "until", a.End,
+			"replacing", a.Grant.ID)
+		return outcome{status: report.Created, grant: g, oldGone: true}
+	}
+	if strongdm.IsCode(err, codes.AlreadyExists) {
+		// A concurrent run made a grant on the pair in between.
+		r.log.Info("already granted", "person", who, "resource", a.Resource.Name)
+		return outcome{status: report.AlreadyGranted, oldGone: true}
+	}
+	o := outcome{status: report.Failed, err: err, oldGone: true}
+	if a.Grant.End.IsZero() || a.Grant.End.After(r.now) {
+		if _, rerr := r.create(ctx, a, a.Grant.Start, a.Grant.End); rerr != nil {
+			o.err = fmt.Errorf("%w (and restoring the old grant failed: %v)", err, rerr)
+		} else {
+			o.oldGone = false
+		}
+	}
+	r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, o.err)
+	return o
 }
 
 func (r *run) create(ctx context.Context, a plan.Action, start, end time.Time) (strongdm.Grant, error) {
@@ -535,6 +686,14 @@ func (r *run) each(ctx context.Context, n int, f func(ctx context.Context, i int
 	)
 	for i := range n {
 		sem <- struct{}{}
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			// The caller gives up on the first error: spare the calls.
+			<-sem
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -606,6 +765,10 @@ func (r *run) redact() bool {
 
 // fail records a run-stopping error for the summary and returns code.
 func (r *run) fail(code int, err error) int {
+	if strongdm.IsCode(err, codes.Unauthenticated) {
+		// strongDM checks only the key pair: name the inputs that hold it.
+		err = fmt.Errorf("strongDM rejected the API key; check the inputs sdm-api-access-key and sdm-api-secret-key: %w", err)
+	}
 	msg := err.Error()
 	if code == ExitBadConfig {
 		var ps config.Problems

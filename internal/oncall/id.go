@@ -33,5 +33,11 @@ func parseTime(s string) (time.Time, error) {
 		// time.ParseError already quotes the value.
 		return time.Time{}, fmt.Errorf("not an RFC 3339 time: %w", err)
 	}
+	// An offset can move a time at the edge of RFC 3339's four-digit years
+	// past them in UTC (found by FuzzParseTime), where it could no longer be
+	// written as RFC 3339 or as a strongDM timestamp.
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return time.Time{}, fmt.Errorf("time %q is outside the years 0000 to 9999 in UTC", s)
+	}
 	return t.UTC(), nil
 }

@@ -13,7 +13,8 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("parseTime(%q) = %v, %v, want %v in UTC", s, got, err, want)
 		}
 	}
-	for _, s := range []string{"", "2026-03-06 17:00:00", "2026-03-06T17:00:00", "null", "2026-03-06T17:00:00+25:00"} {
+	for _, s := range []string{"", "2026-03-06 17:00:00", "2026-03-06T17:00:00", "null", "2026-03-06T17:00:00+25:00",
+		"9999-12-31T23:01:00-23:59", "0000-01-01T00:00:00+23:59"} {
 		if got, err := parseTime(s); err == nil {
 			t.Errorf("parseTime(%q) = %v, want an error", s, got)
 		}

@@ -137,6 +137,13 @@ func (s *Server) Fail(path string, times int, status int, header http.Header, bo
 	s.faults = append(s.faults, &fault{path: path, times: times, status: status, header: header.Clone(), body: body})
 }
 
+// ClearFaults drops every fault set by Fail, used up or not.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // SetBody makes every 200 answer for path (exact) the raw body, whatever
 // the query; an empty body goes back to rendering the org.
 func (s *Server) SetBody(path, raw string) {

@@ -50,6 +50,11 @@ func (i interval) touches(j interval) bool {
 	return !i.start.After(j.end) && !j.start.After(i.end)
 }
 
+// overlaps is true when i and j share more than an instant.
+func (i interval) overlaps(j interval) bool {
+	return i.start.Before(j.end) && j.start.Before(i.end)
+}
+
 func grantInterval(g strongdm.Grant) interval {
 	if g.End.IsZero() {
 		return interval{g.Start, forever}
@@ -67,50 +72,86 @@ type wanted struct {
 }
 
 // Make compares the wanted access of every shift with the existing grants
-// and roles, and returns the actions that bring one to the other.
+// and roles, and returns the actions that bring one to the other. It plans
+// for the strictest strongDM, which keeps one unexpired grant per (account,
+// resource) pair, and the applier falls back where strongDM allows more.
+// The rules, by the names the tests use:
 //
-// A shift whose pair (account, resource) is reachable through a role, or
-// whose interval existing grants cover (alone or together, or one of them
-// is permanent), needs nothing. A shift that a temporary grant overlaps or
-// touches is extended by the part not covered yet; when that part is split
-// (uncovered time both before and after), the Extend asks for the whole
-// shift, so a single new grant closes both ends. Any other shift is
-// created, unless the pair already holds an unexpired grant that the plan
-// keeps: strongDM holds one unexpired grant per pair, so the shift is
-// Deferred to a later run.
+//   - role: a pair reachable through a role needs no grant ("already has
+//     access (role)").
+//   - covered: existing grants cover the shift (alone or together, or one
+//     is permanent); nothing to do.
+//   - extend: a kept grant overlaps or touches the shift: create the part
+//     not covered yet (the whole shift when uncovered time lies on both
+//     sides); the applier replaces the grant by one spanning both where
+//     strongDM refuses a second grant.
+//   - create: any other shift gets a grant for exactly its interval.
+//   - one grant per pair: only the pair's first shift that needs a write
+//     gets one; a later shift, or a shift while the pair holds an
+//     unexpired grant that the plan keeps for another shift or may not
+//     touch (an access request), is Deferred. The first run at or after
+//     that grant's end creates it, so a shift starts on time as long as a
+//     run falls between the end of the person's previous grant and its
+//     start, which hourly runs and on-the-hour handovers always give.
+//     Nothing better exists there: a grant bridging the gap gives access
+//     off call, and replacing the earlier grant cuts the earlier shift.
+//   - spent grant: a grant ending exactly now gives nothing, but strongDM
+//     may still count it; a Create on its pair names it, so the applier
+//     deletes it should strongDM refuse the new grant.
 //
-// With in.Revoke, a temporary grant on a managed resource that no access
-// request made, held by a member of the configured schedules or policies,
-// and that no wanted interval of that account on that resource overlaps or
-// touches, is revoked; shifts of suspended accounts still count as wanted,
-// so a revocation never races a reinstatement. Nothing is revoked when the
-// on-call data is incomplete or nobody is on call: a partial view must
-// never lock out the person handling an incident.
+// With in.Revoke, a grant is revocable when it is temporary, on a managed
+// resource, made by no access request and held by a member of the
+// configured schedules or policies (in.Members). A revocable grant is kept
+// as long as all the access it gives from now on is wanted: inside one of
+// the pair's shifts, or within in.GracePeriod from now of a grant that has
+// begun. Otherwise:
+//
+//   - trim: a grant that overlaps a shift is replaced by a grant for that
+//     shift (a Create naming it, then a Revoke of it), keeping its start
+//     when it is under way and the shift is too, so access continues and
+//     stops where the shift ends (an override taking the rest of it).
+//   - revoke: a grant that overlaps no shift is revoked; it no longer
+//     blocks its pair, so the pair's next shift is created at once.
+//   - earliest first: a kept revocable grant that has not begun and serves
+//     a later shift than one needing a write makes way (Revoke), so the
+//     earlier shift is created now; the later one is created again by the
+//     first run after the earlier grant ends, as under one grant per pair.
+//   - suspended: the shifts of a suspended account still count as wanted,
+//     and its grants that overlap or touch them are left alone, so a
+//     revocation never races a reinstatement.
+//
+// Nothing is revoked or trimmed when the on-call data is incomplete or
+// nobody is on call: a partial view must never lock out the person
+// handling an incident.
 //
 // When the plan holds more writes than in.MaxChanges (if positive), Make
 // returns it with a *TooManyChangesError, so it can still be reported.
 func Make(in Input) (Plan, error) {
 	p := Plan{Actions: make([]Action, 0, len(in.Shifts)*len(in.Resources))}
 
-	resources := make(map[string]strongdm.Resource, len(in.Resources))
+	pl := &planner{in: in, resources: make(map[string]strongdm.Resource, len(in.Resources)),
+		grants: make(map[pair][]strongdm.Grant), spent: make(map[pair][]strongdm.Grant)}
 	for _, r := range in.Resources {
-		resources[r.ID] = r
+		pl.resources[r.ID] = r
 	}
-	grants := make(map[pair][]strongdm.Grant)
 	for _, g := range in.Grants {
-		if _, ok := resources[g.ResourceID]; !ok {
+		if _, ok := pl.resources[g.ResourceID]; !ok {
 			continue
 		}
-		if !g.End.IsZero() && !g.End.After(in.Now) {
-			continue // expired: it gives nothing and blocks nothing
-		}
 		k := pair{g.AccountID, g.ResourceID}
-		grants[k] = append(grants[k], g)
+		switch {
+		case g.End.IsZero() || g.End.After(in.Now):
+			pl.grants[k] = append(pl.grants[k], g)
+		case g.End.Equal(in.Now):
+			pl.spent[k] = append(pl.spent[k], g)
+		}
+		// Expired before now: it gives nothing and blocks nothing.
 	}
-	for _, gs := range grants {
-		slices.SortFunc(gs, func(a, b strongdm.Grant) int {
-			return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.ID, b.ID))
-		})
+	for _, gs := range pl.grants {
+		sortGrants(gs)
+	}
+	for _, gs := range pl.spent {
+		sortGrants(gs)
 	}
 
 	// Resolve people to accounts, and gather each pair's wanted intervals.
@@ -138,8 +179,8 @@ func Make(in Input) (Plan, error) {
 		}
 	}
 	p.Actions = append(p.Actions, byPerson...)
+	pl.people = people
 
-	revoking := make(map[string]bool) // grant IDs this plan revokes
 	if in.Revoke {
 		switch {
 		case !in.Complete:
@@ -147,16 +188,18 @@ func Make(in Input) (Plan, error) {
 		case len(in.Shifts) == 0:
 			p.RevokeSkipped = SkipNobody
 		default:
-			p.Actions = append(p.Actions, revokes(in, resources, grants, want, people, revoking)...)
+			pl.revoke = true
 		}
 	}
 
 	for k, ws := range want {
-		if ws[0].account.Suspended {
-			continue
-		}
 		slices.SortFunc(ws, func(a, b wanted) int { return a.start.Compare(b.start) })
-		p.Actions = append(p.Actions, pairActions(in, resources[k.resource], ws, grants[k], revoking)...)
+		p.Actions = append(p.Actions, pl.pairActions(k, ws)...)
+	}
+	for k := range pl.grants {
+		if _, ok := want[k]; !ok {
+			p.Actions = append(p.Actions, pl.pairActions(k, nil)...)
+		}
 	}
 
 	sortActions(p.Actions)
@@ -170,6 +213,22 @@ func Make(in Input) (Plan, error) {
 		return p, &TooManyChangesError{Count: p.Writes, Max: in.MaxChanges}
 	}
 	return p, nil
+}
+
+func sortGrants(gs []strongdm.Grant) {
+	slices.SortFunc(gs, func(a, b strongdm.Grant) int {
+		return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.ID, b.ID))
+	})
+}
+
+// planner holds what every pair's decision looks at.
+type planner struct {
+	in        Input
+	resources map[string]strongdm.Resource
+	grants    map[pair][]strongdm.Grant // unexpired, by start
+	spent     map[pair][]strongdm.Grant // ending exactly now
+	people    map[string]strongdm.Account
+	revoke    bool // in.Revoke, and the on-call data allows it
 }
 
 // strongdmEmail is the lower-cased strongDM email for a PagerDuty email:
@@ -230,75 +289,74 @@ func widen(rows *[]Action, a Action) {
 	}
 }
 
-// revokes lists the Revoke actions and records their grant IDs in revoking.
-func revokes(in Input, resources map[string]strongdm.Resource, grants map[pair][]strongdm.Grant,
-	want map[pair][]wanted, people map[string]strongdm.Account, revoking map[string]bool) []Action {
-	var out []Action
-	for k, gs := range grants {
-		if !in.Members[k.account] {
+// revocable says whether revocation may touch g at all.
+func (pl *planner) revocable(g strongdm.Grant) bool {
+	return pl.revoke && pl.in.Members[g.AccountID] && !g.End.IsZero() && g.AccessRequestID == ""
+}
+
+// unwanted says whether g gives access from now on that none of ws wants,
+// beyond the grace period of a grant that has begun.
+func (pl *planner) unwanted(g strongdm.Grant, ws []wanted) bool {
+	now := pl.in.Now
+	from := g.Start
+	if from.Before(now) {
+		from = now.Add(pl.in.GracePeriod)
+	}
+	if !g.End.After(from) {
+		return false
+	}
+	for _, w := range merged(ws) {
+		if !w.start.After(from) && !w.end.Before(g.End) {
+			return false
+		}
+	}
+	return true
+}
+
+// merged is the union of ws (sorted by start) as disjoint intervals: two
+// PagerDuty users mapped to one strongDM account give overlapping shifts.
+func merged(ws []wanted) []interval {
+	var out []interval
+	for _, w := range ws {
+		if n := len(out); n > 0 && !w.start.After(out[n-1].end) {
+			if w.end.After(out[n-1].end) {
+				out[n-1].end = w.end
+			}
 			continue
 		}
-		for _, g := range gs {
-			if g.End.IsZero() || g.AccessRequestID != "" {
-				continue // permanent or requested grants are someone else's decision
-			}
-			gi := grantInterval(g)
-			if slices.ContainsFunc(want[k], func(w wanted) bool { return w.touches(gi) }) {
-				continue
-			}
-			revoking[g.ID] = true
-			acct := accountByID(in, people, k.account)
-			out = append(out, Action{
-				Kind:     Revoke,
-				Person:   Person{Name: accountName(acct), Email: acct.Email},
-				Account:  acct,
-				Resource: resources[k.resource],
-				Start:    g.Start,
-				End:      g.End,
-				Grant:    g,
-			})
-		}
+		out = append(out, w.interval)
 	}
 	return out
 }
 
-func accountByID(in Input, people map[string]strongdm.Account, id string) strongdm.Account {
-	if a, ok := people[id]; ok {
-		return a
-	}
-	for _, a := range in.Accounts {
-		if a.ID == id {
-			people[id] = a
-			return a
-		}
-	}
-	return strongdm.Account{ID: id}
-}
-
-func accountName(a strongdm.Account) string {
-	if n := strings.TrimSpace(a.FirstName + " " + a.LastName); n != "" {
-		return n
-	}
-	return a.Name
-}
-
 // pairActions decides the actions of one (account, resource) pair; ws are
-// its wanted intervals in order of start, gs its unexpired grants.
-func pairActions(in Input, r strongdm.Resource, ws []wanted, gs []strongdm.Grant,
-	revoking map[string]bool) []Action {
-	out := make([]Action, 0, len(ws))
-	role := in.RoleAccess[ws[0].account.ID+"/"+r.ID]
-	// pending is the unexpired grant the pair will hold besides those that
-	// touch the shift at hand; strongDM refuses a second one.
-	var pending *strongdm.Grant
-	for _, g := range gs {
-		if !revoking[g.ID] {
-			pending = &g
-			break
-		}
-	}
-	var planned bool // this plan already creates a grant on the pair
+// its wanted intervals in order of start, possibly none.
+func (pl *planner) pairActions(k pair, ws []wanted) []Action {
+	r := pl.resources[k.resource]
+	gs := pl.grants[k]
+	suspended := len(ws) > 0 && ws[0].account.Suspended
 
+	// Sort the grants into those kept as they are and those revoked.
+	var keep, bad []strongdm.Grant
+	for _, g := range gs {
+		if !pl.revocable(g) || !pl.unwanted(g, ws) {
+			keep = append(keep, g)
+			continue
+		}
+		if suspended && slices.ContainsFunc(ws, func(w wanted) bool { return w.touches(grantInterval(g)) }) {
+			keep = append(keep, g)
+			continue
+		}
+		bad = append(bad, g)
+	}
+	if len(ws) == 0 || suspended {
+		return pl.revokes(k, bad)
+	}
+
+	role := pl.in.RoleAccess[k.account+"/"+k.resource]
+	out := make([]Action, 0, len(ws)+len(bad))
+	var planned bool          // this plan already writes a grant on the pair
+	used := map[string]bool{} // bad grants already named by a Create
 	for _, w := range ws {
 		a := Action{
 			Person:        w.shift.Person,
@@ -312,7 +370,14 @@ func pairActions(in Input, r strongdm.Resource, ws []wanted, gs []strongdm.Grant
 			Permanent:     w.shift.Permanent,
 			FinalSchedule: w.shift.FinalSchedule,
 		}
-		rem, touching := uncovered(w.interval, gs)
+		rem, touching := uncovered(w.interval, keep)
+		if !role && len(rem) > 0 && len(touching) == 0 && !planned {
+			// Earliest first: a revocable grant kept for a later shift
+			// makes way, and a run after this shift gives it back.
+			var later []strongdm.Grant
+			keep, later = pl.bump(keep, w)
+			bad = append(bad, later...)
+		}
 		switch {
 		case role:
 			a.Kind = Role
@@ -320,31 +385,106 @@ func pairActions(in Input, r strongdm.Resource, ws []wanted, gs []strongdm.Grant
 			a.Kind = Covered
 			a.Grant = coverer(w.interval, touching)
 		case len(touching) > 0:
-			// A grant that touches a wanted interval is never revoked.
 			a.Kind = Extend
 			a.Grant = touching[0]
 			if len(rem) == 1 {
 				a.Start, a.End = rem[0].start, rem[0].end
 			}
 			planned = true
-		case planned || pending != nil:
+		case planned || len(keep) > 0:
+			// The kept grant touches no shift it could serve here: it
+			// holds the pair until it ends.
 			a.Kind = Deferred
-			if pending != nil {
-				a.Grant = *pending
+			if !planned {
+				a.Grant = keep[0]
 			}
 		default:
 			a.Kind = Create
-			for _, g := range gs {
-				if revoking[g.ID] {
-					a.Grant = g
-					break
-				}
+			a.Grant = pl.inTheWay(k, w, bad, used)
+			if a.Grant.ID != "" && a.Grant.Start.Before(pl.in.Now) &&
+				!w.start.After(pl.in.Now) && grantInterval(a.Grant).overlaps(w.interval) {
+				// Trim: the grant under way goes on as the new one.
+				a.Start = a.Grant.Start
 			}
 			planned = true
 		}
 		out = append(out, a)
 	}
+	return append(out, pl.revokes(k, bad)...)
+}
+
+// bump splits keep into the grants that stay and the revocable ones that
+// start after w does, unless a grant that may not be revoked stays in the
+// way anyway.
+func (pl *planner) bump(keep []strongdm.Grant, w wanted) (stay, later []strongdm.Grant) {
+	for _, g := range keep {
+		if pl.revocable(g) && g.Start.After(w.start) {
+			later = append(later, g)
+		} else {
+			stay = append(stay, g)
+		}
+	}
+	if len(stay) > 0 {
+		return keep, nil
+	}
+	return stay, later
+}
+
+// revokes makes the Revoke rows of a pair's grants.
+func (pl *planner) revokes(k pair, gs []strongdm.Grant) []Action {
+	var out []Action
+	for _, g := range gs {
+		acct := pl.account(k.account)
+		out = append(out, Action{
+			Kind:     Revoke,
+			Person:   Person{Name: accountName(acct), Email: acct.Email},
+			Account:  acct,
+			Resource: pl.resources[k.resource],
+			Start:    g.Start,
+			End:      g.End,
+			Grant:    g,
+		})
+	}
 	return out
+}
+
+// inTheWay picks the grant a Create of w names (see Action.Grant): the
+// revoked grant overlapping w if any (a trim), else another revoked grant,
+// else a spent one; at most one grant stands in the way where strongDM
+// keeps one per pair.
+func (pl *planner) inTheWay(k pair, w wanted, bad []strongdm.Grant, used map[string]bool) strongdm.Grant {
+	for _, pass := range []bool{true, false} {
+		for _, g := range bad {
+			if !used[g.ID] && (!pass || grantInterval(g).overlaps(w.interval)) {
+				used[g.ID] = true
+				return g
+			}
+		}
+	}
+	if sp := pl.spent[k]; len(sp) > 0 {
+		return sp[0]
+	}
+	return strongdm.Grant{}
+}
+
+func (pl *planner) account(id string) strongdm.Account {
+	if a, ok := pl.people[id]; ok {
+		return a
+	}
+	for _, a := range pl.in.Accounts {
+		if a.ID == id {
+			pl.people[id] = a
+			return a
+		}
+	}
+	return strongdm.Account{ID: id}
+}
+
+func accountName(a strongdm.Account) string {
+	if n := strings.TrimSpace(a.FirstName + " " + a.LastName); n != "" {
+		return n
+	}
+	return a.Name
 }
 
 // uncovered returns the parts of w that no grant in gs covers, and the

@@ -171,11 +171,11 @@ func TestMake(t *testing.T) {
 			writes: 1,
 		},
 		{
-			name:   "grant ending now is expired: neither extended nor blocking",
+			name:   "spent grant ending now gives nothing and is named by the create",
 			shifts: []Shift{shift(alice, 0, 29)},
 			grants: []strongdm.Grant{endingNow},
 			revoke: true,
-			want:   []string{"create prod-db alice@example.com +0h..+29h"},
+			want:   []string{"create prod-db alice@example.com +0h..+29h grant=g1"},
 			writes: 1,
 		},
 		{

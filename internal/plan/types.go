@@ -49,9 +49,9 @@ const (
 	Unmatched Kind = "unmatched" // no strongDM user has the person's email
 	Suspended Kind = "suspended" // the strongDM user is suspended
 	NoEmail   Kind = "no-email"  // PagerDuty gave no email (a deleted user)
-	// Deferred: the pair already holds an unexpired grant that neither
-	// covers nor touches this shift, and strongDM keeps one unexpired grant
-	// per pair; a later run creates the grant once the earlier one ends.
+	// Deferred: the pair already holds, or this plan gives it, an unexpired
+	// grant for another shift, and strongDM keeps one unexpired grant per
+	// pair; the first run at or after that grant's end creates this one.
 	Deferred Kind = "deferred"
 )
 
@@ -70,8 +70,11 @@ type Action struct {
 	// an Extend, the applier replaces Grant by one grant from the earlier
 	// of the two starts to the later of the two ends: Grant touches the
 	// shift, so that grant has no gap and reaches no further than both.
-	// On a Create it is the grant on the same pair that this plan revokes:
-	// the applier must delete it first or strongDM refuses the create.
+	// On a Create it is the grant on the same pair that stands in its way
+	// where strongDM keeps one grant per pair: one this plan revokes (a
+	// Revoke row follows), or one that ends right now and gives nothing.
+	// The applier creates first and, only if strongDM refuses, deletes
+	// Grant and creates again, putting Grant back if that fails.
 	Grant         strongdm.Grant
 	Schedules     []string
 	Policies      []string
@@ -97,6 +100,10 @@ type Input struct {
 	RoleAccess map[string]bool
 
 	Revoke bool
+	// GracePeriod is the grace-period input: a revocation never cuts into
+	// the first GracePeriod from now of a grant that has begun, as that may
+	// be the grace after a shift PagerDuty no longer lists.
+	GracePeriod time.Duration
 	// Members are the strongDM account IDs of every member of the
 	// configured schedules and policies; only their grants are revoked.
 	Members map[string]bool

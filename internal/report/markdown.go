@@ -89,9 +89,7 @@ func Markdown(s Summary) string {
 	}
 	if people.total > 0 {
 		b.WriteString("\n### On call without access\n\n")
-		b.WriteString("These people are on call but got no grant. For someone with no strongDM user, " +
-			"create a strongDM user with their email, or add an `email-map` line " +
-			"`pagerduty-email = strongdm-email` if their strongDM email differs.\n\n")
+		b.WriteString("These people are on call but got no access; each line says what to do about it.\n\n")
 		people.write(&b, "people")
 	}
 	if failures.total > 0 || notAttempted > 0 {
@@ -203,17 +201,19 @@ func (s Summary) personItem(r Row) string {
 	var why string
 	switch a.Kind {
 	case plan.Unmatched:
-		why = "no strongDM user has this email"
+		why = "no strongDM user has this email. Create one, or add an `email-map` line " +
+			"`pagerduty-email = strongdm-email` if their strongDM email differs."
 	case plan.Suspended:
-		why = "the strongDM user is suspended"
+		why = "their strongDM user is suspended. Reactivate it if they should have access while on call."
 	default:
-		why = "PagerDuty gave no email (a deleted or deactivated user?)"
+		why = "PagerDuty gave no email (a deleted or deactivated user?). " +
+			"Check who is on this schedule in PagerDuty."
 	}
-	item := fmt.Sprintf("- %s: %s; on call %s → %s", s.person(a.Person), why, s.when(a.Start), s.when(a.End))
+	item := fmt.Sprintf("- %s, on call %s → %s", s.person(a.Person), s.when(a.Start), s.when(a.End))
 	if src := s.source(a); src != "" {
 		item += " (" + src + ")"
 	}
-	return item
+	return item + ": " + why
 }
 
 func (s Summary) failureItem(r Row) string {

@@ -3,7 +3,6 @@ package strongdm
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -155,33 +154,11 @@ type listResponse interface {
 	GetMeta() *sdmpb.ListResponseMetadata
 }
 
-// list calls a List method until the server returns no next cursor; an
-// empty page with a cursor is not the end (the SDK stops there, wrongly).
-// Each page is its own signed call with its own retries.
+// list calls a List method until the server returns no next cursor, as
+// listUntil does, handing every page to page.
 func list[R listResponse](ctx context.Context, c *Client, o op, resp R,
 	request func(*sdmpb.ListRequestMetadata) proto.Message, page func(R)) error {
-	meta := &sdmpb.ListRequestMetadata{}
-	if c.pageLimit > 0 {
-		meta.Limit = int32(min(c.pageLimit, math.MaxInt32))
-	}
-	seen := make(map[string]bool)
-	for {
-		if err := c.call(ctx, o, request(meta), resp); err != nil {
-			return err
-		}
-		page(resp)
-
-		next := resp.GetMeta().GetNextCursor()
-		if next == "" {
-			return nil
-		}
-		// A server handing back a cursor twice would loop forever.
-		if seen[next] {
-			return fmt.Errorf("%s: server repeated cursor %q", o.what, next)
-		}
-		seen[next] = true
-		meta.Cursor = next
-	}
+	return listUntil(ctx, c, o, resp, request, func(r R) bool { page(r); return true })
 }
 
 func resourceFromPB(r *sdmpb.Resource) (Resource, bool) {

@@ -13,6 +13,7 @@
 package strongdm
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -70,6 +71,12 @@ type Config struct {
 	MaxAttempts int
 	// PageLimit is the page size of list calls; 0 leaves it to the server (50).
 	PageLimit int
+	// ReadsPerMinute and WritesPerMinute pace every attempt (each page
+	// too) through token buckets read by Now and waited out with Sleep, so
+	// that a large run stays under strongDM's per-key limits instead of
+	// being refused; 0 means 4,500 and 450, nine tenths of the documented
+	// 5,000 and 500.
+	ReadsPerMinute, WritesPerMinute int
 	// Rand returns numbers in [0, 1) for backoff jitter; nil means math/rand/v2.
 	Rand func() float64
 	// Logger gets a debug line per call and a warning per retry; nil
@@ -88,6 +95,8 @@ type Client struct {
 	log         *slog.Logger
 	maxAttempts int
 	pageLimit   int
+	readLimit   *bucket
+	writeLimit  *bucket
 
 	reads, writes atomic.Int64 // requests sent, retries included
 }
@@ -107,9 +116,9 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("strongdm %w", err)
 	}
-	if cfg.MaxAttempts < 0 || cfg.PageLimit < 0 {
-		return nil, fmt.Errorf("strongdm max attempts %d and page limit %d must not be negative",
-			cfg.MaxAttempts, cfg.PageLimit)
+	if cfg.MaxAttempts < 0 || cfg.PageLimit < 0 || cfg.ReadsPerMinute < 0 || cfg.WritesPerMinute < 0 {
+		return nil, fmt.Errorf("strongdm max attempts %d, page limit %d, reads %d and writes %d a minute must not be negative",
+			cfg.MaxAttempts, cfg.PageLimit, cfg.ReadsPerMinute, cfg.WritesPerMinute)
 	}
 
 	creds := credentials.NewTLS(&tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12})
@@ -148,6 +157,8 @@ func New(cfg Config) (*Client, error) {
 	if c.maxAttempts == 0 {
 		c.maxAttempts = defaultMaxAttempts
 	}
+	c.readLimit = newBucket(cmp.Or(cfg.ReadsPerMinute, defaultReadsPerMinute))
+	c.writeLimit = newBucket(cmp.Or(cfg.WritesPerMinute, defaultWritesPerMinute))
 	return c, nil
 }
 
@@ -244,11 +255,14 @@ func (c *Client) call(ctx context.Context, o op, req, resp proto.Message) error 
 
 // invoke makes one signed attempt.
 func (c *Client) invoke(ctx context.Context, method, fullMethod string, body []byte, resp proto.Message) error {
+	limit, count := c.writeLimit, &c.writes
 	if strings.HasSuffix(method, ".List") {
-		c.reads.Add(1)
-	} else {
-		c.writes.Add(1)
+		limit, count = c.readLimit, &c.reads
 	}
+	if err := limit.wait(ctx, c.now, c.sleep); err != nil {
+		return fmt.Errorf("wait for strongDM's rate limit: %w", err)
+	}
+	count.Add(1)
 
 	// A fresh map replaces any outgoing metadata, as the SDK does.
 	md := metadata.Pairs(

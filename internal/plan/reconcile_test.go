@@ -1,0 +1,273 @@
+package plan
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncall-access/oncall-access/internal/strongdm"
+)
+
+// TestMakeReconcile covers the rules of Make's documentation by name: the
+// rows are "rule: case". Revocation is on unless a row says otherwise, as
+// the rules that follow the schedule as it changes need it.
+func TestMakeReconcile(t *testing.T) {
+	t.Parallel()
+	requested := grant("g1", "a-0001", 10, 20)
+	requested.AccessRequestID = "ar-1"
+	spent := grant("g1", "a-0001", -8, 1)
+	spent.End = now
+	twoUsers := map[string]string{"alice.pd@example.com": "alice@example.com", "alice.ops@example.com": "alice@example.com"}
+	aliceOps := Person{ID: "PALICE2", Email: "alice.ops@example.com"}
+	alicePD := Person{ID: "PALICE3", Email: "alice.pd@example.com"}
+
+	tests := []struct {
+		name     string
+		shifts   []Shift
+		grants   []strongdm.Grant
+		noRevoke bool
+		partial  bool
+		grace    time.Duration
+		role     map[string]bool
+		emailMap map[string]string
+		want     []string
+	}{
+		{
+			name:   "role: already has access (role), no grant",
+			shifts: []Shift{shift(alice, 0, 8)},
+			role:   map[string]bool{"a-0001/rs-0001": true},
+			want:   []string{"role prod-db alice@example.com +0h..+8h"},
+		},
+		{
+			name:   "role: a grant beyond the shift is still revoked",
+			shifts: []Shift{shift(alice, 0, 8), shift(bob, 0, 8)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -2, 20)},
+			role:   map[string]bool{"a-0001/rs-0001": true},
+			want: []string{
+				"revoke prod-db alice@example.com -2h..+20h grant=g1",
+				"role prod-db alice@example.com +0h..+8h",
+				"create prod-db bob@example.com +0h..+8h",
+			},
+		},
+		{
+			name:   "extend: a grant inside the shift is extended, not trimmed",
+			shifts: []Shift{shift(alice, 0, 8)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -3, 5)},
+			want:   []string{"extend prod-db alice@example.com +5h..+8h grant=g1"},
+		},
+		{
+			name:   "extend: permanent on-call moves its end with every run",
+			shifts: []Shift{shift(alice, 0, 24)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -1, 23)},
+			want:   []string{"extend prod-db alice@example.com +23h..+24h grant=g1"},
+		},
+		{
+			name:   "trim: an override takes the middle of the shift",
+			shifts: []Shift{shift(alice, 0, 2.5), shift(alice, 4, 9)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -3, 9)},
+			want: []string{
+				"create prod-db alice@example.com -3h..2h30m0s grant=g1",
+				"revoke prod-db alice@example.com -3h..+9h grant=g1",
+				"deferred prod-db alice@example.com +4h..+9h",
+			},
+		},
+		{
+			name:   "trim: an override takes the end of the shift",
+			shifts: []Shift{shift(alice, 0, 6)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -3, 9)},
+			want: []string{
+				"create prod-db alice@example.com -3h..+6h grant=g1",
+				"revoke prod-db alice@example.com -3h..+9h grant=g1",
+			},
+		},
+		{
+			name:   "trim: an override takes the start of a future shift",
+			shifts: []Shift{shift(alice, 4, 12)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", 2, 12)},
+			want: []string{
+				"create prod-db alice@example.com +4h..+12h grant=g1",
+				"revoke prod-db alice@example.com +2h..+12h grant=g1",
+			},
+		},
+		{
+			name:   "trim: an override from now on stops the grant at once",
+			shifts: []Shift{shift(alice, 3, 9), shift(bob, 0, 3)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -3, 9)},
+			want: []string{
+				"create prod-db alice@example.com +3h..+9h grant=g1",
+				"revoke prod-db alice@example.com -3h..+9h grant=g1",
+				"create prod-db bob@example.com +0h..+3h",
+			},
+		},
+		{
+			name:     "trim: not without revoke",
+			shifts:   []Shift{shift(alice, 0, 6)},
+			grants:   []strongdm.Grant{grant("g1", "a-0001", -3, 9)},
+			noRevoke: true,
+			want:     []string{"covered prod-db alice@example.com +0h..+6h grant=g1"},
+		},
+		{
+			name:    "trim: not on incomplete on-call data",
+			shifts:  []Shift{shift(alice, 0, 6)},
+			grants:  []strongdm.Grant{grant("g1", "a-0001", -3, 9)},
+			partial: true,
+			want:    []string{"covered prod-db alice@example.com +0h..+6h grant=g1"},
+		},
+		{
+			name:     "trim: one account on call as two PagerDuty users is one shift",
+			shifts:   []Shift{shift(alicePD, 0, 5), shift(aliceOps, 4, 10)},
+			grants:   []strongdm.Grant{grant("g1", "a-0001", -1, 10)},
+			emailMap: twoUsers,
+			want: []string{
+				"covered prod-db alice.ops@example.com +4h..+10h grant=g1",
+				"covered prod-db alice.pd@example.com +0h..+5h grant=g1",
+			},
+		},
+		{
+			name:   "grace: a begun grant ending within grace-period is left to expire",
+			shifts: []Shift{shift(bob, 0, 8)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -8, 0.25)},
+			grace:  15 * time.Minute,
+			want:   []string{"create prod-db bob@example.com +0h..+8h"},
+		},
+		{
+			name:   "grace: a begun grant reaching past grace-period is revoked",
+			shifts: []Shift{shift(bob, 0, 8)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -8, 1)},
+			grace:  15 * time.Minute,
+			want: []string{
+				"revoke prod-db alice@example.com -8h..+1h grant=g1",
+				"create prod-db bob@example.com +0h..+8h",
+			},
+		},
+		{
+			name:   "grace: a grant that has not begun gets none",
+			shifts: []Shift{shift(alice, 0.1, 8)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", 0, 8)},
+			grace:  15 * time.Minute,
+			want: []string{
+				"create prod-db alice@example.com 6m0s..+8h grant=g1",
+				"revoke prod-db alice@example.com +0h..+8h grant=g1",
+			},
+		},
+		{
+			name:   "grace: the next shift waits behind a grant in its grace-period",
+			shifts: []Shift{shift(alice, 20, 30)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -8, 0.25)},
+			grace:  15 * time.Minute,
+			want:   []string{"deferred prod-db alice@example.com +20h..+30h grant=g1"},
+		},
+		{
+			name:   "revoke: a swapped day moves the grant to the other person",
+			shifts: []Shift{shift(carol, 20, 44)},
+			grants: []strongdm.Grant{grant("g1", "a-0002", 20, 44)},
+			want: []string{
+				"revoke prod-db bob@example.com +20h..+44h grant=g1",
+				"create prod-db carol@example.com +20h..+44h",
+			},
+		},
+		{
+			name:   "revoke: a removed override's grant goes and unblocks the next shift",
+			shifts: []Shift{shift(alice, 20, 30)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", 2, 4)},
+			want: []string{
+				"create prod-db alice@example.com +20h..+30h grant=g1",
+				"revoke prod-db alice@example.com +2h..+4h grant=g1",
+			},
+		},
+		{
+			name:   "one grant per pair: the later shift is deferred behind the current grant",
+			shifts: []Shift{shift(alice, 0, 4), shift(alice, 20, 30)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -4, 4)},
+			want: []string{
+				"deferred prod-db alice@example.com +20h..+30h grant=g1",
+				"covered prod-db alice@example.com +0h..+4h grant=g1",
+			},
+		},
+		{
+			name:   "one grant per pair: the run after the grant ended creates the next",
+			shifts: []Shift{shift(alice, 1, 5)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -8, -0.5)},
+			want:   []string{"create prod-db alice@example.com +1h..+5h"},
+		},
+		{
+			name:     "spent grant: the run at the grant's end names it",
+			shifts:   []Shift{shift(alice, 1, 5)},
+			grants:   []strongdm.Grant{spent},
+			noRevoke: true,
+			want:     []string{"create prod-db alice@example.com +1h..+5h grant=g1"},
+		},
+		{
+			name:     "spent grant: a shift starting now is created, not extended",
+			shifts:   []Shift{shift(alice, 0, 5)},
+			grants:   []strongdm.Grant{spent},
+			noRevoke: true,
+			want:     []string{"create prod-db alice@example.com +0h..+5h grant=g1"},
+		},
+		{
+			name:   "earliest first: a future grant makes way for an earlier new shift",
+			shifts: []Shift{shift(alice, 2, 4), shift(alice, 10, 20)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", 10, 20)},
+			want: []string{
+				"create prod-db alice@example.com +2h..+4h grant=g1",
+				"revoke prod-db alice@example.com +10h..+20h grant=g1",
+				"deferred prod-db alice@example.com +10h..+20h",
+			},
+		},
+		{
+			name:   "earliest first: an access-request grant does not make way",
+			shifts: []Shift{shift(alice, 2, 4), shift(alice, 10, 20)},
+			grants: []strongdm.Grant{requested},
+			want: []string{
+				"deferred prod-db alice@example.com +2h..+4h grant=g1",
+				"covered prod-db alice@example.com +10h..+20h grant=g1",
+			},
+		},
+		{
+			name:     "earliest first: not without revoke",
+			shifts:   []Shift{shift(alice, 2, 4), shift(alice, 10, 20)},
+			grants:   []strongdm.Grant{grant("g1", "a-0001", 10, 20)},
+			noRevoke: true,
+			want: []string{
+				"deferred prod-db alice@example.com +2h..+4h grant=g1",
+				"covered prod-db alice@example.com +10h..+20h grant=g1",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := Make(Input{
+				Now:         now,
+				Shifts:      tt.shifts,
+				Resources:   []strongdm.Resource{prodDB},
+				Accounts:    accounts,
+				EmailMap:    tt.emailMap,
+				Grants:      tt.grants,
+				RoleAccess:  tt.role,
+				Revoke:      !tt.noRevoke,
+				GracePeriod: tt.grace,
+				Members:     allMembers,
+				Complete:    !tt.partial,
+			})
+			if err != nil {
+				t.Fatalf("Make() error = %v", err)
+			}
+			var got []string
+			writes := 0
+			for _, a := range p.Actions {
+				got = append(got, row(a))
+				if a.Kind == Create || a.Kind == Extend || a.Kind == Revoke {
+					writes++
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Make() actions =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+			if p.Writes != writes {
+				t.Errorf("Make() Writes = %d, want %d (the rows' writes)", p.Writes, writes)
+			}
+		})
+	}
+}
