@@ -513,7 +513,9 @@ func readOnlyFile(t *testing.T, dir string) string {
 // fakeTimeout sets the run's timeout input and ends the run's context
 // when the fake clock passes it: the run overruns its deadline in fake
 // time, through the waits of the clients and of the emulators. It returns
-// the sleep that does so.
+// the sleep that does so. Shortcoming: the job's own timer (from the same
+// input) still runs on the wall clock and never fires here; TestTimeoutInput
+// covers that one.
 func fakeTimeout(h *harness, d time.Duration) func(context.Context, time.Duration) error {
 	h.inputs["timeout"] = d.String()
 	dl := newFakeDeadline(h.clock.Now().Add(d))

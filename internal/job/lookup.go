@@ -19,10 +19,11 @@ import (
 // whoever is on call. In a larger one, reading on is worth it only while it
 // is cheaper than asking for the people still missing one by one. The
 // listing stops when the pages read are as many as the people still missing
-// (so the reads are never more than twice the fewer of the two ways), or
-// when the pages read found no more than one person each on average (the
-// on-call people are a small part of the users: one lookup each is
-// cheaper).
+// (so the reads never reach twice one lookup per person), or when the pages
+// read found no more than one person each on average (the on-call people
+// are a small part of the users: one lookup each is cheaper). The order of
+// the list is strongDM's; with the on-call people spread through it, the
+// listing is read to its end only when that is the cheaper way.
 func (r *run) listUsers(ctx context.Context, emails []string) (map[string]strongdm.Account, []string, error) {
 	found := make(map[string]strongdm.Account, len(emails))
 	if len(emails) == 0 {
