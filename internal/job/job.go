@@ -4,6 +4,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -265,6 +266,8 @@ func (r *run) sync(ctx context.Context) int {
 func (r *run) resources(ctx context.Context) ([]strongdm.Resource, error) {
 	var found []strongdm.Resource
 	var problems config.Problems
+	// Known shortcoming: the names are looked up one after the other; with
+	// many names, looking them up side by side would save time (not calls).
 	for _, name := range r.cfg.Resources {
 		filter, err := strongdm.QuoteFilter("name:?", name)
 		if err != nil {
@@ -498,6 +501,13 @@ func (r *run) apply(ctx context.Context, actions []plan.Action) []outcome {
 		}
 		pairs[j] = append(pairs[j], i)
 	}
+	for _, is := range pairs {
+		// Report order puts revokes after creates only when the emails
+		// agree; an email map can make them differ in case or in name.
+		slices.SortStableFunc(is, func(x, y int) int {
+			return cmp.Compare(btoi(actions[x].Kind == plan.Revoke), btoi(actions[y].Kind == plan.Revoke))
+		})
+	}
 	_ = r.each(ctx, len(pairs), func(ctx context.Context, j int) error {
 		gone := map[string]bool{}  // grants of the pair a create deleted
 		kept := map[string]error{} // grants whose replacement failed
@@ -524,6 +534,13 @@ func (r *run) apply(ctx context.Context, actions []plan.Action) []outcome {
 		return nil
 	})
 	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func isWrite(k plan.Kind) bool { return k == plan.Create || k == plan.Extend || k == plan.Revoke }

@@ -3,6 +3,8 @@ package job_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -217,30 +219,41 @@ func TestReconcileTrim(t *testing.T) {
 
 // Ensure a failed replacement never cuts off the person on call: where
 // strongDM refuses the cut grant and the old one is already deleted, the
-// old one is put back and its revocation is not attempted.
+// old one is put back and its revocation is not attempted. With an email
+// map the revoke row sorts before the create row in the report, and the
+// order of the writes must not follow it.
 func TestReconcileTrimRestores(t *testing.T) {
-	pd := casePeople()
-	pd.OnCalls = []pagerdutytest.OnCall{pdShift("PALICE1", -4, 4)}
-	sdm := caseOrg()
-	sdm.Grants = []strongdmtest.Grant{sdmGrant("a-0001", -2, 10)}
-	h := newHarness(t, pd, sdm)
-	h.inputs["revoke"] = "true"
-	h.sdm.Fail("AccountGrants.Create", 1, codes.AlreadyExists)
-	h.sdm.Fail("AccountGrants.Create", 1, codes.PermissionDenied)
-	if code := h.run(); code != 1 {
-		t.Fatalf("exit %d, want 1\n%s", code, h.stderr)
-	}
-	want := []string{"a-0001 rs-0001 2026-03-06T10:00:00Z → 2026-03-06T22:00:00Z"}
-	if got := h.grants(); !slices.Equal(got, want) {
-		t.Errorf("grants = %q, want the old one back %q", got, want)
-	}
-	if n := h.sdm.Calls("AccountGrants.Delete"); n != 1 {
-		t.Errorf("%d deletes, want 1 (making way, none for the revoke row)", n)
-	}
-	for _, s := range []string{"| failed |", "| not attempted |"} {
-		if !strings.Contains(h.summary, s) {
-			t.Errorf("summary has no %q row:\n%s", s, h.summary)
-		}
+	for _, tt := range []struct{ name, email, emailMap string }{
+		{"same email", "alice@example.com", ""},
+		{"email map", "zed.alice@pd.example.com", "zed.alice@pd.example.com = alice@example.com"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pd := casePeople()
+			pd.Users[0].Email = tt.email
+			pd.OnCalls = []pagerdutytest.OnCall{pdShift("PALICE1", -4, 4)}
+			sdm := caseOrg()
+			sdm.Grants = []strongdmtest.Grant{sdmGrant("a-0001", -2, 10)}
+			h := newHarness(t, pd, sdm)
+			h.inputs["revoke"] = "true"
+			h.inputs["email-map"] = tt.emailMap
+			h.sdm.Fail("AccountGrants.Create", 1, codes.AlreadyExists)
+			h.sdm.Fail("AccountGrants.Create", 1, codes.PermissionDenied)
+			if code := h.run(); code != 1 {
+				t.Fatalf("exit %d, want 1\n%s", code, h.stderr)
+			}
+			want := []string{"a-0001 rs-0001 2026-03-06T10:00:00Z → 2026-03-06T22:00:00Z"}
+			if got := h.grants(); !slices.Equal(got, want) {
+				t.Errorf("grants = %q, want the old one back %q", got, want)
+			}
+			if n := h.sdm.Calls("AccountGrants.Delete"); n != 1 {
+				t.Errorf("%d deletes, want 1 (making way, none for the revoke row)", n)
+			}
+			for _, s := range []string{"| failed |", "| not attempted |"} {
+				if !strings.Contains(h.summary, s) {
+					t.Errorf("summary has no %q row:\n%s", s, h.summary)
+				}
+			}
+		})
 	}
 }
 
@@ -363,6 +376,98 @@ func TestReconcileRevokeSafety(t *testing.T) {
 			}
 			if !strings.Contains(h.summary, tt.note) {
 				t.Errorf("summary does not say %q:\n%s", tt.note, h.summary)
+			}
+		})
+	}
+}
+
+// Ensure each input that shapes access or the report does so through the
+// whole job: alice is on call from 17:00 to 17:00 the next day at level 1,
+// bob from 13:00 to 20:00 at level 2.
+func TestReconcileInputs(t *testing.T) {
+	public := filepath.Join(t.TempDir(), "public.json")
+	private := filepath.Join(t.TempDir(), "private.json")
+	os.WriteFile(public, []byte(`{"repository":{"private":false,"visibility":"public"}}`), 0o600)
+	os.WriteFile(private, []byte(`{"repository":{"private":true,"visibility":"private"}}`), 0o600)
+	for _, tt := range []struct {
+		name   string
+		inputs map[string]string
+		extra  map[string]string
+		alice  string // pagerduty email of alice
+		code   int
+		grants []string // sorted
+		shows  []string // in the summary
+		hides  []string // not in the summary
+	}{
+		{name: "defaults", grants: []string{
+			"a-0001 rs-0001 2026-03-06T17:00:00Z → 2026-03-07T17:00:00Z",
+			"a-0002 rs-0001 2026-03-06T13:00:00Z → 2026-03-06T20:00:00Z",
+		}},
+		{name: "lead-time and grace-period", inputs: map[string]string{"lead-time": "30m", "grace-period": "15m"}, grants: []string{
+			"a-0001 rs-0001 2026-03-06T16:30:00Z → 2026-03-07T17:15:00Z",
+			"a-0002 rs-0001 2026-03-06T12:30:00Z → 2026-03-06T20:15:00Z",
+		}},
+		{name: "max-duration", inputs: map[string]string{"max-duration": "4h"}, grants: []string{
+			"a-0001 rs-0001 2026-03-06T17:00:00Z → 2026-03-06T21:00:00Z",
+			"a-0002 rs-0001 2026-03-06T13:00:00Z → 2026-03-06T17:00:00Z",
+		}},
+		{name: "escalation-levels", inputs: map[string]string{"escalation-levels": "1"}, grants: []string{
+			"a-0001 rs-0001 2026-03-06T17:00:00Z → 2026-03-07T17:00:00Z",
+		}},
+		{name: "email-map", alice: "alice@pd.example.com",
+			inputs: map[string]string{"email-map": "alice@pd.example.com = Alice@Example.com"}, grants: []string{
+				"a-0001 rs-0001 2026-03-06T17:00:00Z → 2026-03-07T17:00:00Z",
+				"a-0002 rs-0001 2026-03-06T13:00:00Z → 2026-03-06T20:00:00Z",
+			}},
+		{name: "unmatched without fail-on-unmatched", alice: "alice@pd.example.com", grants: []string{
+			"a-0002 rs-0001 2026-03-06T13:00:00Z → 2026-03-06T20:00:00Z",
+		}, shows: []string{"alice@pd.example.com"}},
+		{name: "fail-on-unmatched", alice: "alice@pd.example.com", inputs: map[string]string{"fail-on-unmatched": "true"},
+			code: 1, grants: []string{"a-0002 rs-0001 2026-03-06T13:00:00Z → 2026-03-06T20:00:00Z"}},
+		{name: "time-zone", inputs: map[string]string{"time-zone": "America/New_York"},
+			shows: []string{"2026-03-06 12:00 EST"}, hides: []string{"17:00 UTC"}},
+		{name: "redact", inputs: map[string]string{"redact": "true"},
+			shows: []string{`a\*\*\*@example.com`}, hides: []string{"alice@example.com"}},
+		{name: "redact auto in a public repository", extra: map[string]string{"GITHUB_EVENT_PATH": public},
+			shows: []string{`a\*\*\*@example.com`}, hides: []string{"alice@example.com"}},
+		{name: "redact auto in a private repository", extra: map[string]string{"GITHUB_EVENT_PATH": private},
+			shows: []string{"alice@example.com"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pd := casePeople()
+			if tt.alice != "" {
+				pd.Users[0].Email = tt.alice
+			}
+			pd.OnCalls = []pagerdutytest.OnCall{
+				shift("PALICE1", 1, "2026-03-06T17:00:00Z", "2026-03-07T17:00:00Z"),
+				shift("PBOB001", 2, "2026-03-06T13:00:00Z", "2026-03-06T20:00:00Z"),
+			}
+			h := newHarness(t, pd, caseOrg())
+			for k, v := range tt.inputs {
+				h.inputs[k] = v
+			}
+			for k, v := range tt.extra {
+				h.extra[k] = v
+			}
+			if code := h.run(); code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s", code, tt.code, h.stderr)
+			}
+			if tt.grants != nil {
+				got := h.grants()
+				slices.Sort(got)
+				if !slices.Equal(got, tt.grants) {
+					t.Errorf("grants = %q, want %q", got, tt.grants)
+				}
+			}
+			for _, s := range tt.shows {
+				if !strings.Contains(h.summary, s) {
+					t.Errorf("summary does not show %q:\n%s", s, h.summary)
+				}
+			}
+			for _, s := range tt.hides {
+				if strings.Contains(h.summary, s) || strings.Contains(h.outputs, s) {
+					t.Errorf("summary or outputs show %q:\n%s\n%s", s, h.summary, h.outputs)
+				}
 			}
 		})
 	}

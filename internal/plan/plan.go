@@ -93,8 +93,10 @@ type wanted struct {
 //     that grant's end creates it, so a shift starts on time as long as a
 //     run falls between the end of the person's previous grant and its
 //     start, which hourly runs and on-the-hour handovers always give.
-//     Nothing better exists there: a grant bridging the gap gives access
-//     off call, and replacing the earlier grant cuts the earlier shift.
+//     When no run falls in that gap, the shift starts up to one run
+//     interval late. Nothing better exists under one grant per pair: a
+//     grant bridging the gap gives access off call, and replacing the
+//     earlier grant cuts the earlier shift.
 //   - spent grant: a grant ending exactly now gives nothing, but strongDM
 //     may still count it; a Create on its pair names it, so the applier
 //     deletes it should strongDM refuse the new grant.
@@ -394,6 +396,11 @@ func (pl *planner) pairActions(k pair, ws []wanted) []Action {
 		case planned || len(keep) > 0:
 			// The kept grant touches no shift it could serve here: it
 			// holds the pair until it ends.
+			// TODO(deferred): where strongDM allows several grants per
+			// pair, this shift could be created now, which would also
+			// cover a gap with no run in it and a grant that may not be
+			// touched (an access request) lying ahead of the shift; the
+			// planner cannot tell the two kinds of strongDM apart yet.
 			a.Kind = Deferred
 			if !planned {
 				a.Grant = keep[0]
