@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oncall-access/oncall-access/internal/pagerdutytest"
 	"github.com/oncall-access/oncall-access/internal/strongdmtest"
@@ -295,4 +296,38 @@ func pad(i int) string { return fmt.Sprintf("%03d", i) }
 
 func accountFor(id, email string) strongdmtest.Account {
 	return strongdmtest.Account{ID: id, Kind: "user", Email: email}
+}
+
+// A permanent on-call (C02) ends at the edge of the window only because the
+// window does: an hourly run must not replace its grant every hour.
+func TestPermanentOnCallKeepsItsGrant(t *testing.T) {
+	pd := casePeople()
+	pd.OnCalls = []pagerdutytest.OnCall{{UserID: "PCAROL1", EscalationPolicyID: "PEP0001", EscalationLevel: 1}}
+	h := newHarness(t, pd, caseOrg())
+	h.inputs["pagerduty-escalation-policies"] = "PEP0001"
+	h.inputs["pagerduty-schedules"] = ""
+	writes := func(hours int) int {
+		t.Helper()
+		h.clock.Sleep(t.Context(), time.Duration(hours)*time.Hour)
+		h.sdm.ResetCounts()
+		if code := h.run(); code != 0 {
+			t.Fatalf("exit %d\n%s", code, h.stderr)
+		}
+		return h.sdm.Writes()
+	}
+	if n := writes(0); n != 1 {
+		t.Fatalf("first run: %d writes, want 1", n)
+	}
+	for i := 1; i <= 6; i++ {
+		if n := writes(1); n != 0 {
+			t.Errorf("run %d hours later: %d writes, want 0", i, n)
+		}
+	}
+	if n := writes(1); n == 0 {
+		t.Errorf("7 hours later, with under three quarters of the window covered: no write")
+	}
+	got := h.grants()
+	if len(got) != 1 || !strings.HasSuffix(got[0], "2026-03-07T19:00:00Z") {
+		t.Errorf("grants = %q, want one reaching the end of the window from 7 hours later", got)
+	}
 }

@@ -373,6 +373,9 @@ func (pl *planner) pairActions(k pair, ws []wanted) []Action {
 			FinalSchedule: w.shift.FinalSchedule,
 		}
 		rem, touching := uncovered(w.interval, keep)
+		if len(rem) > 0 && w.shift.Permanent && pl.nearlyCovered(w.interval, keep) {
+			rem = nil
+		}
 		if !role && len(rem) > 0 && len(touching) == 0 && !planned {
 			// Earliest first: a revocable grant kept for a later shift
 			// makes way, and a run after this shift gives it back.
@@ -418,6 +421,24 @@ func (pl *planner) pairActions(k pair, ws []wanted) []Action {
 		out = append(out, a)
 	}
 	return append(out, pl.revokes(k, bad)...)
+}
+
+// nearlyCovered reports whether grants cover a permanent on-call's
+// interval up to three quarters of the way to its end. Such an interval
+// ends at the edge of the window only because the window does: without
+// this slack, every run would extend it by the time since the last run,
+// replacing the grant (and dropping the person's sessions) every time.
+func (pl *planner) nearlyCovered(w interval, gs []strongdm.Grant) bool {
+	from := w.start
+	if pl.in.Now.After(from) {
+		from = pl.in.Now
+	}
+	if !w.end.After(from) {
+		return false
+	}
+	w.end = from.Add(w.end.Sub(from) * 3 / 4)
+	rem, _ := uncovered(w, gs)
+	return len(rem) == 0
 }
 
 // bump splits keep into the grants that stay and the revocable ones that

@@ -57,10 +57,22 @@ func TestMakeReconcile(t *testing.T) {
 			want:   []string{"extend prod-db alice@example.com +5h..+8h grant=g1"},
 		},
 		{
-			name:   "extend: permanent on-call moves its end with every run",
+			name:   "extend: a shift's end moves with its grant",
 			shifts: []Shift{shift(alice, 0, 24)},
 			grants: []strongdm.Grant{grant("g1", "a-0001", -1, 23)},
 			want:   []string{"extend prod-db alice@example.com +23h..+24h grant=g1"},
+		},
+		{
+			name:   "extend: permanent on-call waits until its grant covers under three quarters of the window",
+			shifts: []Shift{permanent(shift(alice, 0, 24))},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -1, 23)},
+			want:   []string{"covered prod-db alice@example.com +0h..+24h grant=g1"},
+		},
+		{
+			name:   "extend: permanent on-call whose grant covers under three quarters of the window",
+			shifts: []Shift{permanent(shift(alice, 0, 24))},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -7, 17)},
+			want:   []string{"extend prod-db alice@example.com +17h..+24h grant=g1"},
 		},
 		{
 			name:   "trim: an override takes the middle of the shift",
@@ -270,4 +282,9 @@ func TestMakeReconcile(t *testing.T) {
 			}
 		})
 	}
+}
+
+func permanent(s Shift) Shift {
+	s.Permanent = true
+	return s
 }
