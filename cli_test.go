@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -57,6 +59,32 @@ func TestSandbox(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("%q: the sandbox summary lacks %q:\n%s", args, want, out)
 			}
+		}
+	}
+}
+
+// In Actions, a refused configuration shows where people look: as error
+// annotations and in the job summary.
+func TestBadInputInActions(t *testing.T) {
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	code, out, _ := runCLI(t, nil, map[string]string{
+		"GITHUB_ACTIONS":      "true",
+		"GITHUB_STEP_SUMMARY": summary,
+		"INPUT_WINDOW":        "100d",
+	})
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	b, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, input := range []string{"window", "pagerduty-schedules", "resources"} {
+		if !strings.Contains(out, "::error::"+input+": ") {
+			t.Errorf("no error annotation for %s:\n%s", input, out)
+		}
+		if !strings.Contains(string(b), "`"+input+"`") {
+			t.Errorf("the summary does not name %s:\n%s", input, b)
 		}
 	}
 }

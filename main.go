@@ -35,8 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return job.ExitOK
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "oncall-access: bad configuration, nothing was changed:")
-		fmt.Fprintln(stderr, err)
+		job.BadConfig(err, job.Env{Getenv: getenv, Stdout: stdout, Stderr: stderr})
 		return job.ExitBadConfig
 	}
 	if cfg.Version {

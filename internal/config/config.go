@@ -241,12 +241,16 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	if !c.Sandbox {
 		if c.PagerDutyToken == "" {
 			bad("pagerduty-token", "is required: set the input or PAGERDUTY_TOKEN to a PagerDuty REST API key")
+		} else if msg := checkKey(c.PagerDutyToken); msg != "" {
+			bad("pagerduty-token", "%s", msg)
 		}
 		if len(c.Schedules) == 0 && len(c.Policies) == 0 {
 			bad("pagerduty-schedules", "give at least one schedule ID here or in pagerduty-escalation-policies")
 		}
 		if c.SDMAccessKey == "" {
 			bad("sdm-api-access-key", "is required: set the input or SDM_API_ACCESS_KEY to a strongDM API access key")
+		} else if msg := checkKey(c.SDMAccessKey); msg != "" {
+			bad("sdm-api-access-key", "%s", msg)
 		}
 		if c.SDMSecretKey == "" {
 			bad("sdm-api-secret-key", "is required: set the input or SDM_API_SECRET_KEY to the key's base64 secret")
@@ -268,6 +272,20 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		return c, ps
 	}
 	return c, nil
+}
+
+// checkKey says what is wrong with an API key or token, which travels in
+// a request header, or returns "". The key itself is never part of it.
+func checkKey(k string) string {
+	if strings.ContainsAny(k, `"'`) {
+		return "has quotes in it: remove the quotes around it"
+	}
+	for _, r := range k {
+		if r <= ' ' || r > '~' {
+			return "has a space, a line break or a character outside printable ASCII in it: paste the key alone, on one line"
+		}
+	}
+	return ""
 }
 
 // Secrets returns the configured secret values, for masking.
@@ -374,7 +392,12 @@ func parseLevels(s string, bad badFunc) []int {
 func parsePagerDutyURL(s string, bad badFunc) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		bad("pagerduty-api-url", "%q is not a URL such as https://api.pagerduty.com", s)
+		bad("pagerduty-api-url", "is not a URL such as https://api.pagerduty.com")
+		return s
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		// Redacted: a password in the URL is a secret too.
+		bad("pagerduty-api-url", "%q has a user, a query or a fragment: give only the scheme and host, such as https://api.pagerduty.com", u.Redacted())
 		return s
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {

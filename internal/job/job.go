@@ -112,7 +112,11 @@ func Run(ctx context.Context, cfg config.Config, env Env) int {
 	if r.inActions {
 		logTo = env.Stdout
 	}
-	r.log = slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level, ReplaceAttr: dropTime}))
+	opts := &slog.HandlerOptions{Level: level}
+	if r.inActions {
+		opts.ReplaceAttr = dropTime // the runner stamps every line itself
+	}
+	r.log = slog.New(slog.NewTextHandler(logTo, opts))
 	if r.inActions {
 		// The runner hides these values from every later line of the log,
 		// whatever prints them; it does not show the mask commands.
@@ -193,8 +197,8 @@ func (r *run) sync(ctx context.Context) int {
 		Until:     r.now.Add(r.cfg.Window),
 		Members:   r.cfg.Revoke,
 	})
-	r.endGroup()
 	if err != nil {
+		r.endGroup()
 		// A partial view of who is on call must never lead to a write.
 		return r.fail(r.exitFor(err), fmt.Errorf("ask PagerDuty who is on call: %w", err))
 	}
@@ -215,6 +219,7 @@ func (r *run) sync(ctx context.Context) int {
 		MaxDuration: r.cfg.MaxDuration,
 	})
 	r.log.Info("on call", "entries", len(res.Entries), "people", len(shifts))
+	r.endGroup()
 
 	r.group("Find the people and their access in strongDM")
 	in, err := r.resolve(ctx, shifts, resources, res)
@@ -238,7 +243,7 @@ func (r *run) sync(ctx context.Context) int {
 
 	if r.cfg.DryRun {
 		r.rows(p.Actions, nil)
-		return ExitOK
+		return r.unmatchedExit()
 	}
 	r.group("Apply the plan")
 	outcomes := r.apply(ctx, p.Actions)
@@ -251,9 +256,21 @@ func (r *run) sync(ctx context.Context) int {
 	if t.Failed > 0 || ctx.Err() != nil {
 		return ExitFailed
 	}
-	if r.cfg.FailOnUnmatched && t.Unmatched > 0 {
-		r.errorf("%d on-call people have no strongDM user (fail-on-unmatched is set)", t.Unmatched)
-		return ExitFailed
+	return r.unmatchedExit()
+}
+
+// unmatchedExit is the exit code of a run that did all it planned: 1 when
+// someone on call has no strongDM user and fail-on-unmatched is set, also
+// in a dry run, which previews that outcome too.
+func (r *run) unmatchedExit() int {
+	t := r.summary.Totals()
+	if !r.cfg.FailOnUnmatched || t.Unmatched == 0 {
+		return ExitOK
 	}
-	return ExitOK
+	if t.Unmatched == 1 {
+		r.errorf("1 person on call has no strongDM user (fail-on-unmatched is set)")
+	} else {
+		r.errorf("%d people on call have no strongDM user (fail-on-unmatched is set)", t.Unmatched)
+	}
+	return ExitFailed
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/oncall-access/oncall-access/internal/plan"
 	"github.com/oncall-access/oncall-access/internal/report"
 	"github.com/oncall-access/oncall-access/internal/strongdm"
+	"github.com/sethvargo/go-githubactions"
 	"google.golang.org/grpc/codes"
 )
 
@@ -24,10 +25,17 @@ func (r *run) rows(actions []plan.Action, outcomes []outcome) {
 			if outcomes[i].err != nil {
 				row.Err = outcomes[i].err.Error()
 			}
+			if g := outcomes[i].grant; row.Status == report.Replaced && g.ID != "" {
+				// The new grant spans the old one and the extension.
+				row.Action.Start, row.Action.End = g.Start, g.End
+			}
 		}
-		if a.Kind == plan.Unmatched {
-			// The summary has its own section for these; this is the annotation.
+		// The summary has its own section for these; this is the annotation.
+		switch a.Kind {
+		case plan.Unmatched:
 			r.annotate(fmt.Sprintf("%s is on call but no strongDM user has the email %s", a.Person.Name, r.email(a.Person.Email)))
+		case plan.Suspended:
+			r.annotate(fmt.Sprintf("%s is on call but their strongDM user %s is suspended", a.Person.Name, r.email(a.Person.Email)))
 		}
 		r.summary.Rows = append(r.summary.Rows, row)
 	}
@@ -163,8 +171,8 @@ func (r *run) finish(code int) {
 	} else {
 		fmt.Fprintln(r.env.Stdout, md)
 	}
+	outs := report.Outputs(r.summary)
 	if r.env.Getenv("GITHUB_OUTPUT") != "" {
-		outs := report.Outputs(r.summary)
 		keys := make([]string, 0, len(outs))
 		for k := range outs {
 			keys = append(keys, k)
@@ -177,9 +185,9 @@ func (r *run) finish(code int) {
 			}
 		}
 	}
-	t := r.summary.Totals()
-	r.log.Info("done", "created", t.Created, "existing", t.Existing, "revoked", t.Revoked,
-		"unmatched", t.Unmatched, "failed", t.Failed, "exit", code)
+	// The same counts as the step outputs.
+	r.log.Info("done", "created", outs["created"], "existing", outs["existing"], "revoked", outs["revoked"],
+		"unmatched", outs["unmatched"], "failed", outs["failed"], "exit", code)
 }
 
 // warnOnly is a warning that is not part of the summary (it is about the
@@ -210,4 +218,30 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 		return slog.Attr{}
 	}
 	return a
+}
+
+// BadConfig reports a configuration that config.Load refused: as it does
+// for everything else, in the log, as error annotations and in the job
+// summary when running in Actions, so that the person reading the run sees
+// which input to fix. Nothing was asked of either service.
+func BadConfig(err error, env Env) {
+	env.defaults()
+	fmt.Fprintln(env.Stderr, "oncall-access: bad configuration, nothing was changed:")
+	fmt.Fprintln(env.Stderr, err)
+	if env.Getenv("GITHUB_ACTIONS") != "true" {
+		return
+	}
+	r := &run{env: env, inActions: true, log: slog.New(slog.DiscardHandler)}
+	r.gha = githubactions.New(githubactions.WithGetenv(env.Getenv), githubactions.WithWriter(env.Stdout))
+	var ps config.Problems
+	if !errors.As(err, &ps) {
+		ps = config.Problems{{Input: "arguments", Msg: err.Error()}}
+	}
+	for _, p := range ps {
+		r.errorf("%s", p.Error())
+	}
+	md := report.BadConfig(ps)
+	if env.Getenv("GITHUB_STEP_SUMMARY") != "" {
+		r.safely("job summary", func() { r.gha.AddStepSummary(md) })
+	}
 }

@@ -122,11 +122,15 @@ func checkBaseURL(raw string) (string, error) {
 	if raw == "" {
 		return DefaultBaseURL, nil
 	}
+	u, err := url.Parse(raw)
+	shown := raw
+	if err == nil {
+		shown = u.Redacted() // a password in the URL is a secret too
+	}
 	bad := func(why string) error {
 		return &ConfigError{Input: "pagerduty-api-url",
-			Msg: fmt.Sprintf("%q %s; give a URL like %s", raw, why, DefaultBaseURL)}
+			Msg: fmt.Sprintf("%q %s; give a URL like %s", shown, why, DefaultBaseURL)}
 	}
-	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return "", bad("is not an absolute URL")
 	}

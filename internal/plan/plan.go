@@ -374,6 +374,8 @@ func (pl *planner) pairActions(k pair, ws []wanted) []Action {
 		}
 		rem, touching := uncovered(w.interval, keep)
 		if len(rem) > 0 && w.shift.Permanent && pl.nearlyCovered(w.interval, keep) {
+			// Show what the grant covers, not what a later run extends to.
+			a.End = rem[0].start
 			rem = nil
 		}
 		if !role && len(rem) > 0 && len(touching) == 0 && !planned {

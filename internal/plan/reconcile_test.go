@@ -66,7 +66,7 @@ func TestMakeReconcile(t *testing.T) {
 			name:   "extend: permanent on-call waits until its grant covers under three quarters of the window",
 			shifts: []Shift{permanent(shift(alice, 0, 24))},
 			grants: []strongdm.Grant{grant("g1", "a-0001", -1, 23)},
-			want:   []string{"covered prod-db alice@example.com +0h..+24h grant=g1"},
+			want:   []string{"covered prod-db alice@example.com +0h..+23h grant=g1"},
 		},
 		{
 			name:   "extend: permanent on-call whose grant covers under three quarters of the window",
