@@ -132,7 +132,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		flags[in.Name] = &inputFlag{isBool: def == "false"}
 		fs.Var(flags[in.Name], in.Name, in.Usage+" (default "+orNone(def)+")")
 	}
-	at := fs.String("at", "", "plan as if it were this time (RFC 3339), for previews and replays")
+	at := fs.String("at", "", "plan as if it were this time (RFC 3339), for previews and replays; a time other than now needs -dry-run")
 	debug := fs.Bool("debug", false, "log each request (never secrets)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {

@@ -74,3 +74,24 @@ func TestWindowLooksAhead(t *testing.T) {
 		})
 	}
 }
+
+// -at plans as if it were another time: for previews and replays only. A
+// plan for another time, applied now, would trim or revoke the grants of
+// the people on call now.
+func TestAtOtherTimeOnlyDryRun(t *testing.T) {
+	pd := casePeople()
+	pd.OnCalls = []pagerdutytest.OnCall{shift("PALICE1", 1, "2026-03-06T17:00:00Z", "2026-03-07T17:00:00Z")}
+	h := newHarness(t, pd, caseOrg())
+	if code := h.run("-at", "2026-03-01T12:00:00Z"); code != 2 {
+		t.Fatalf("live run at another time: exit %d, want 2", code)
+	}
+	if !strings.Contains(h.stderr, "at: ") || h.pd.Total() != 0 || h.sdm.Writes() != 0 {
+		t.Errorf("want an error naming -at and no request; PagerDuty %d, writes %d\n%s", h.pd.Total(), h.sdm.Writes(), h.stderr)
+	}
+	if code := h.run("-at", "2026-03-06T13:00:00Z", "-dry-run"); code != 0 {
+		t.Fatalf("dry run at another time: exit %d\n%s", code, h.stderr)
+	}
+	if !strings.Contains(h.summary, "would create") {
+		t.Errorf("dry run summary:\n%s", h.summary)
+	}
+}

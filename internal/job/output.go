@@ -55,8 +55,9 @@ func (r *run) email(e string) string {
 	return e
 }
 
-// redact decides whether emails are masked: "auto" masks them when the
-// event's repository is public.
+// redact decides whether emails are masked. "auto" masks them in Actions
+// unless the event says the repository is private: an event that cannot
+// be read must not publish the on-call people's emails.
 func (r *run) redact() bool {
 	switch r.cfg.Redact {
 	case "true":
@@ -64,16 +65,28 @@ func (r *run) redact() bool {
 	case "false":
 		return false
 	}
-	ctx, err := r.gha.Context()
-	if err != nil || ctx.Event == nil {
+	if !r.inActions {
 		return false
 	}
-	repo, _ := ctx.Event["repository"].(map[string]any)
-	private, ok := repo["private"].(bool)
-	if vis, _ := repo["visibility"].(string); vis == "public" {
+	ctx, err := r.gha.Context()
+	if err != nil || ctx.Event == nil {
 		return true
 	}
-	return ok && !private
+	repo, _ := ctx.Event["repository"].(map[string]any)
+	if vis, _ := repo["visibility"].(string); vis != "" {
+		return vis == "public"
+	}
+	private, ok := repo["private"].(bool)
+	return !ok || !private
+}
+
+// masked is msg with its emails masked when the summary masks them: log
+// lines and annotations of a public repository are public too.
+func (r *run) masked(msg string) string {
+	if r.summary.Redact {
+		return report.MaskEmails(msg)
+	}
+	return msg
 }
 
 // fail records a run-stopping error for the summary and returns code.
@@ -109,6 +122,7 @@ func (r *run) exitFor(err error) int {
 	return ExitFailed
 }
 
+// warn adds a warning to the summary and the log.
 func (r *run) warn(msg string) {
 	r.summary.Warnings = append(r.summary.Warnings, msg)
 	r.annotate(msg)
@@ -116,6 +130,7 @@ func (r *run) warn(msg string) {
 
 // annotate shows a warning in the log, as an annotation in Actions.
 func (r *run) annotate(msg string) {
+	msg = r.masked(msg)
 	if r.inActions {
 		r.safely("annotation", func() { r.gha.Warningf("%s", msg) })
 		return
@@ -123,8 +138,9 @@ func (r *run) annotate(msg string) {
 	r.log.Warn(msg)
 }
 
+// errorf logs an error, as an annotation in Actions.
 func (r *run) errorf(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
+	msg := r.masked(fmt.Sprintf(format, a...))
 	if r.inActions {
 		r.safely("annotation", func() { r.gha.Errorf("%s", msg) })
 		return

@@ -428,9 +428,16 @@ func TestReconcileInputs(t *testing.T) {
 			shows: []string{"2026-03-06 12:00 EST"}, hides: []string{"17:00 UTC"}},
 		{name: "redact", inputs: map[string]string{"redact": "true"},
 			shows: []string{`a\*\*\*@example.com`}, hides: []string{"alice@example.com"}},
-		{name: "redact auto in a public repository", extra: map[string]string{"GITHUB_EVENT_PATH": public},
+		{name: "redact auto in a public repository", inputs: map[string]string{"redact": "auto"},
+			extra: map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_EVENT_PATH": public},
 			shows: []string{`a\*\*\*@example.com`}, hides: []string{"alice@example.com"}},
-		{name: "redact auto in a private repository", extra: map[string]string{"GITHUB_EVENT_PATH": private},
+		{name: "redact auto in a private repository", inputs: map[string]string{"redact": "auto"},
+			extra: map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_EVENT_PATH": private},
+			shows: []string{"alice@example.com"}},
+		{name: "redact auto in Actions without an event", inputs: map[string]string{"redact": "auto"},
+			extra: map[string]string{"GITHUB_ACTIONS": "true"},
+			shows: []string{`a\*\*\*@example.com`}, hides: []string{"alice@example.com"}},
+		{name: "redact auto outside Actions", inputs: map[string]string{"redact": "auto"},
 			shows: []string{"alice@example.com"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -292,9 +292,15 @@ func (s Summary) cell(v string) string { return escape(v, maxCell) }
 // errors and warnings may quote an email.
 func (s Summary) text(v string) string {
 	if s.Redact {
-		v = emailPattern.ReplaceAllStringFunc(v, MaskEmail)
+		v = MaskEmails(v)
 	}
 	return escape(v, maxText)
+}
+
+// MaskEmails masks, with MaskEmail, every email address in free text such
+// as an error or a warning, which may quote one.
+func MaskEmails(text string) string {
+	return emailPattern.ReplaceAllStringFunc(text, MaskEmail)
 }
 
 var emailPattern = regexp.MustCompile(`[^\s<>()\[\]"',;:|` + "`" + `]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
