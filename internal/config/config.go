@@ -13,12 +13,12 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/oncall-access/oncall-access/internal/oncall"
 	"github.com/sethvargo/go-githubactions"
 )
 
@@ -88,7 +88,7 @@ var Inputs = []Input{
 	{Name: "max-changes", Default: "100", Usage: "refuse to write more than this many changes in one run"},
 	{Name: "concurrency", Default: "4", Usage: "parallel strongDM calls"},
 	{Name: "dry-run", Default: "false", Usage: "plan and report only; write nothing"},
-	{Name: "redact", Default: "auto", Usage: "mask emails in the summary: true, false, or auto (when the repository is public)"},
+	{Name: "redact", Default: "auto", Usage: "mask emails in the summary and log: true, false, or auto (in Actions, unless the repository is private)"},
 	{Name: "time-zone", Default: "UTC", Usage: "time zone for times shown in the summary"},
 	{Name: "fail-on-unmatched", Default: "false", Usage: "exit 1 when an on-call person has no strongDM user"},
 	{Name: "timeout", Default: "5m", Usage: "deadline for the whole run"},
@@ -199,17 +199,14 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	c.ResourceFilter = v["resource-filter"]
 	c.EmailMap = parseEmailMap(v["email-map"], bad)
 
-	c.Window = parseDuration(v, "window", bad)
-	c.LeadTime = parseDuration(v, "lead-time", bad)
-	c.GracePeriod = parseDuration(v, "grace-period", bad)
-	c.MaxDuration = parseDuration(v, "max-duration", bad)
-	c.Timeout = parseDuration(v, "timeout", bad)
-	if c.Window <= 0 || c.Window > MaxWindow {
-		if c.Window != -1 {
-			bad("window", "%s is out of range: give a duration above 0 and at most 90 days (2160h), such as 24h", v["window"])
-		}
+	var ok bool
+	if c.Window, ok = parseDuration(v, "window", bad); ok && (c.Window == 0 || c.Window > MaxWindow) {
+		bad("window", "%s is out of range: give a duration above 0 and at most 90 days (2160h), such as 24h", v["window"])
 	}
-	if c.Timeout == 0 {
+	c.LeadTime, _ = parseDuration(v, "lead-time", bad)
+	c.GracePeriod, _ = parseDuration(v, "grace-period", bad)
+	c.MaxDuration, _ = parseDuration(v, "max-duration", bad)
+	if c.Timeout, ok = parseDuration(v, "timeout", bad); ok && c.Timeout == 0 {
 		bad("timeout", "must be above 0, such as 5m")
 	}
 	c.MaxChanges = parseInt(v, "max-changes", 1, bad)
@@ -354,18 +351,12 @@ func ParseEmailMap(s string) (map[string]string, error) {
 	return m, nil
 }
 
-var pagerDutyID = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
-
-// ValidPagerDutyID reports whether id has the shape of a PagerDuty object
-// ID; anything else must never reach a URL path or query.
-func ValidPagerDutyID(id string) bool { return pagerDutyID.MatchString(id) }
-
 type badFunc func(input, format string, a ...any)
 
 func parseIDs(v map[string]string, name string, bad badFunc) []string {
 	ids := List(v[name])
 	for _, id := range ids {
-		if !ValidPagerDutyID(id) {
+		if !oncall.ValidID(id) {
 			bad(name, "%q is not a PagerDuty ID (upper-case letters and digits, such as PSCHED1)", id)
 		}
 	}
@@ -430,13 +421,15 @@ func parseBool(v map[string]string, name string, bad badFunc) bool {
 	return b
 }
 
-func parseDuration(v map[string]string, name string, bad badFunc) time.Duration {
+// parseDuration reads one duration input; ok is false when it is not one
+// (the problem is recorded).
+func parseDuration(v map[string]string, name string, bad badFunc) (d time.Duration, ok bool) {
 	d, err := ParseDuration(v[name])
 	if err != nil {
 		bad(name, "%q is not a duration such as 90m, 24h or 7d", v[name])
-		return -1
+		return 0, false
 	}
-	return d
+	return d, true
 }
 
 func parseInt(v map[string]string, name string, min int, bad badFunc) int {
