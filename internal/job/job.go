@@ -148,17 +148,27 @@ func Run(ctx context.Context, cfg config.Config, env Env) int {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	code := r.sync(ctx)
-	if ctx.Err() != nil && r.summary.Error != "" && !strings.HasPrefix(r.summary.Error, timeoutPrefix) {
-		// A step cut short by the deadline often says only "context
-		// deadline exceeded": say which setting ended it.
-		r.summary.Error = fmt.Sprintf("%s of %s expired: %s", timeoutPrefix, cfg.Timeout, r.summary.Error)
+	if r.summary.Error != "" && !strings.HasPrefix(r.summary.Error, r.stopped(ctx)) {
+		// A step cut short often says only "context deadline exceeded":
+		// say what ended it.
+		r.summary.Error = r.stopped(ctx) + ": " + r.summary.Error
 	}
 	r.finish(code)
 	return code
 }
 
-// timeoutPrefix starts the summary's error when the run's deadline ended it.
-const timeoutPrefix = "the run's timeout"
+// stopped says what ended the run early: its timeout, or a cancellation
+// (the runner cancels a job's steps, a person presses Ctrl-C). It is
+// empty while the run goes on.
+func (r *run) stopped(ctx context.Context) string {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Sprintf("the run's timeout of %s expired", r.cfg.Timeout)
+	case ctx.Err() != nil:
+		return "the run was cancelled"
+	}
+	return ""
+}
 
 // sync runs the steps up to and including apply; finish reports.
 func (r *run) sync(ctx context.Context) int {
@@ -257,11 +267,11 @@ func (r *run) sync(ctx context.Context) int {
 	outcomes := r.apply(ctx, p.Actions)
 	r.endGroup()
 	r.rows(p.Actions, outcomes)
-	if ctx.Err() != nil {
-		r.summary.Error = fmt.Sprintf("%s of %s expired before every change was made", timeoutPrefix, r.cfg.Timeout)
-	}
 	t := r.summary.Totals()
-	if t.Failed > 0 || ctx.Err() != nil {
+	if t.NotAttempted > 0 {
+		r.summary.Error = r.stopped(ctx) + " before every change was made"
+	}
+	if t.Failed > 0 || t.NotAttempted > 0 {
 		return ExitFailed
 	}
 	return r.unmatchedExit()
