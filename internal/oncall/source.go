@@ -538,7 +538,6 @@ func (s *Source) fail(doing string, err error) error {
 	return fmt.Errorf("%s: %w", doing, err)
 }
 
-// warn adds a warning about subject, once.
 // noEmail records, once per user, someone on call who cannot be given access.
 func (r *run) noEmail(e Entry) {
 	for _, x := range r.res.NoEmail {
@@ -549,6 +548,7 @@ func (r *run) noEmail(e Entry) {
 	r.res.NoEmail = append(r.res.NoEmail, e)
 }
 
+// warn adds a warning about subject, once.
 func (r *run) warn(subject, format string, args ...any) {
 	r.res.addWarning(Warning{Subject: subject, Message: fmt.Sprintf(format, args...)})
 }
