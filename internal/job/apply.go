@@ -130,27 +130,27 @@ func (r *run) applyOne(ctx context.Context, a plan.Action) outcome {
 	switch a.Kind {
 	case plan.Create:
 		g, err := r.create(ctx, a, a.Start, a.End)
-		if strongdm.IsCode(err, codes.AlreadyExists) && a.Grant.ID != "" {
-			// strongDM keeps one grant per pair, and a.Grant holds it.
-			return r.makeWay(ctx, a)
-		}
-		if errors.Is(err, strongdm.ErrExistsAfterRetry) {
-			// An attempt that timed out was stored: this run made the grant.
+		switch {
+		case err == nil:
+			r.log.Info("granted", "person", who, "resource", a.Resource.Name, "from", a.Start, "until", a.End)
+			return outcome{status: report.Created, grant: g}
+		case errors.Is(err, strongdm.ErrExistsAfterRetry) && (a.Grant.ID == "" || r.stored(ctx, a)):
+			// Checked before any other AlreadyExists: an attempt that timed
+			// out was stored, so this run made the grant, and nothing may
+			// be deleted to make way for it.
 			r.log.Info("granted", "person", who, "resource", a.Resource.Name, "from", a.Start, "until", a.End,
 				"note", "an earlier attempt was stored")
 			return outcome{status: report.Created}
-		}
-		if strongdm.IsCode(err, codes.AlreadyExists) {
-			// Made by a concurrent run.
-			r.log.Info("already granted", "person", who, "resource", a.Resource.Name)
-			return outcome{status: report.AlreadyGranted}
-		}
-		if err != nil {
+		case strongdm.IsCode(err, codes.AlreadyExists) && a.Grant.ID != "":
+			// strongDM keeps one grant per pair, and a.Grant holds it.
+			return r.makeWay(ctx, a)
+		case strongdm.IsCode(err, codes.AlreadyExists):
+			// The plan saw nothing covering the shift: see what does.
+			return r.held(ctx, a, a.Start, a.End)
+		default:
 			r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, err)
 			return outcome{status: report.Failed, err: err}
 		}
-		r.log.Info("granted", "person", who, "resource", a.Resource.Name, "from", a.Start, "until", a.End)
-		return outcome{status: report.Created, grant: g}
 	case plan.Extend:
 		return r.extend(ctx, a)
 	case plan.Revoke:
@@ -165,37 +165,173 @@ func (r *run) applyOne(ctx context.Context, a plan.Action) outcome {
 	return outcome{}
 }
 
+// replaceBound bounds the calls that follow a deleted grant (the new grant,
+// or putting the old one back), which run even when the run's deadline
+// passed meanwhile: the person must not be left without the deleted grant.
+const replaceBound = 30 * time.Second
+
+// afterDelete is the context of the calls that follow a deleted grant.
+func afterDelete(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), replaceBound)
+}
+
+// tooLate is the outcome of a replacement not started because the run's
+// deadline passed: a.Grant stays as it is.
+func (r *run) tooLate(a plan.Action) outcome {
+	return outcome{status: report.NotAttempted,
+		err: fmt.Errorf("the run's timeout of %s expired before grant %s could be replaced; it was left as it is",
+			r.cfg.Timeout, a.Grant.ID)}
+}
+
+// deleteOld deletes a.Grant to replace it. When the delete failed because
+// the run's deadline passed, it may still have been applied: the old grant
+// is put back (strongDM refusing it as existing means it was not deleted).
+func (r *run) deleteOld(ctx context.Context, a plan.Action) error {
+	err := r.sdm.DeleteGrant(ctx, a.Grant.ID)
+	if err == nil || strongdm.IsCode(err, codes.NotFound) {
+		return nil
+	}
+	err = fmt.Errorf("delete grant %s to replace it: %w", a.Grant.ID, err)
+	if ctx.Err() == nil {
+		return err
+	}
+	bctx, cancel := afterDelete(ctx)
+	defer cancel()
+	if _, rerr := r.restore(bctx, a); rerr != nil && !strongdm.IsCode(rerr, codes.AlreadyExists) {
+		return fmt.Errorf("%w (and putting it back in case the delete was applied failed: %v)", err, rerr)
+	}
+	return err
+}
+
+// restore puts back a.Grant, deleted to make way, if it still gives access
+// (it may be the access of the person on call, whom a failed write must
+// never cut off), and says whether it did.
+func (r *run) restore(ctx context.Context, a plan.Action) (bool, error) {
+	if !a.Grant.End.IsZero() && !a.Grant.End.After(r.env.Now()) {
+		return false, nil // spent meanwhile: nothing to put back
+	}
+	_, err := r.create(ctx, a, a.Grant.Start, a.Grant.End)
+	return err == nil, err
+}
+
 // makeWay deletes the grant that stands in the way of a Create (see
 // plan.Action.Grant) and creates again. Should that fail, it puts the old
-// grant back if it still gives access: it may be the access of the person
-// on call, whom a failed write must never cut off.
+// grant back if it still gives access.
 func (r *run) makeWay(ctx context.Context, a plan.Action) outcome {
 	who := r.who(a)
-	if err := r.sdm.DeleteGrant(ctx, a.Grant.ID); err != nil && !strongdm.IsCode(err, codes.NotFound) {
-		r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, err)
-		return outcome{status: report.Failed, err: fmt.Errorf("delete grant %s to make way: %w", a.Grant.ID, err)}
+	if ctx.Err() != nil {
+		return r.tooLate(a)
 	}
+	if err := r.deleteOld(ctx, a); err != nil {
+		r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, err)
+		return outcome{status: report.Failed, err: err}
+	}
+	ctx, cancel := afterDelete(ctx)
+	defer cancel()
 	g, err := r.create(ctx, a, a.Start, a.End)
-	if err == nil {
+	switch {
+	case err == nil:
 		r.log.Info("granted", "person", who, "resource", a.Resource.Name, "from", a.Start, "until", a.End,
 			"replacing", a.Grant.ID)
 		return outcome{status: report.Created, grant: g, oldGone: true}
-	}
-	if strongdm.IsCode(err, codes.AlreadyExists) {
-		// A concurrent run made a grant on the pair in between.
-		r.log.Info("already granted", "person", who, "resource", a.Resource.Name)
-		return outcome{status: report.AlreadyGranted, oldGone: true}
+	case errors.Is(err, strongdm.ErrExistsAfterRetry):
+		r.log.Info("granted", "person", who, "resource", a.Resource.Name, "from", a.Start, "until", a.End,
+			"replacing", a.Grant.ID, "note", "an earlier attempt was stored")
+		return outcome{status: report.Created, oldGone: true}
+	case strongdm.IsCode(err, codes.AlreadyExists):
+		// Another grant holds the pair (a concurrent run's, or one the
+		// plan did not see): the old one is gone either way.
+		o := r.held(ctx, a, a.Start, a.End)
+		o.oldGone = true
+		return o
 	}
 	o := outcome{status: report.Failed, err: err, oldGone: true}
-	if a.Grant.End.IsZero() || a.Grant.End.After(r.now) {
-		if _, rerr := r.create(ctx, a, a.Grant.Start, a.Grant.End); rerr != nil {
-			o.err = fmt.Errorf("%w (and restoring the old grant failed: %v)", err, rerr)
-		} else {
-			o.oldGone = false
-		}
+	if restored, rerr := r.restore(ctx, a); rerr != nil {
+		o.err = fmt.Errorf("%w (and restoring the old grant failed: %v)", err, rerr)
+	} else if restored {
+		o.oldGone = false
 	}
 	r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, o.err)
 	return o
+}
+
+// held decides what an ALREADY_EXISTS answer means where the plan saw
+// nothing covering start..end: it lists the pair's grants, and the access
+// counts as granted only if they cover the interval. Otherwise strongDM
+// keeps one grant per pair and another grant holds it: a failure, naming
+// that grant, as the person may have no access when on call.
+func (r *run) held(ctx context.Context, a plan.Action, start, end time.Time) outcome {
+	who := r.who(a)
+	gs, err := r.pairGrants(ctx, a)
+	if err != nil {
+		err = fmt.Errorf("strongDM answered that a grant already exists on this pair, and listing the pair's grants failed: %w", err)
+		r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, err)
+		return outcome{status: report.Failed, err: err}
+	}
+	if covers(gs, start, end) {
+		r.log.Info("already granted", "person", who, "resource", a.Resource.Name)
+		return outcome{status: report.AlreadyGranted}
+	}
+	now := r.env.Now()
+	i := slices.IndexFunc(gs, func(g strongdm.Grant) bool { return g.End.IsZero() || g.End.After(now) })
+	if i < 0 {
+		err = errors.New("strongDM answered that a grant already exists on this pair, yet lists none unexpired")
+	} else if gs[i].End.IsZero() {
+		err = fmt.Errorf("strongDM holds another grant on this pair: %s with no end", gs[i].ID)
+	} else {
+		err = fmt.Errorf("strongDM holds another grant on this pair: %s until %s", gs[i].ID,
+			gs[i].End.UTC().Format(time.RFC3339))
+	}
+	r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, err)
+	return outcome{status: report.Failed, err: err}
+}
+
+// stored says whether a create that strongDM answered ErrExistsAfterRetry
+// was in fact stored, where a.Grant alone could have been what strongDM
+// found (one grant per pair): grants other than a.Grant must cover the
+// action's interval. A listing that fails says no.
+func (r *run) stored(ctx context.Context, a plan.Action) bool {
+	gs, err := r.pairGrants(ctx, a)
+	if err != nil {
+		r.log.Warn("could not check whether a retried grant was stored", "error", err)
+		return false
+	}
+	gs = slices.DeleteFunc(gs, func(g strongdm.Grant) bool { return g.ID == a.Grant.ID })
+	return covers(gs, a.Start, a.End)
+}
+
+// pairGrants lists the grants of a's account on a's resource, by start.
+func (r *run) pairGrants(ctx context.Context, a plan.Action) ([]strongdm.Grant, error) {
+	f, err := strongdm.QuoteFilter("accountid:? resourceid:?", a.Account.ID, a.Resource.ID)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := r.sdm.ListGrants(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(gs, func(x, y strongdm.Grant) int { return x.Start.Compare(y.Start) })
+	return gs, nil
+}
+
+// covers says whether gs (sorted by start) together cover start..end.
+func covers(gs []strongdm.Grant, start, end time.Time) bool {
+	t := start
+	for _, g := range gs {
+		if g.Start.After(t) {
+			return false
+		}
+		if g.End.IsZero() {
+			return true
+		}
+		if g.End.After(t) {
+			t = g.End
+		}
+		if !t.Before(end) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) create(ctx context.Context, a plan.Action, start, end time.Time) (strongdm.Grant, error) {
@@ -206,40 +342,70 @@ func (r *run) create(ctx context.Context, a plan.Action, start, end time.Time) (
 // grant per pair, it replaces the old grant by one for the whole interval:
 // delete then create at once, and put the old grant back if the create
 // fails, so the person is never left without access for longer than that.
+// The replacement starts no earlier than now, so a grant extended run after
+// run (a shift cut by max-duration) never grows past max-duration.
 func (r *run) extend(ctx context.Context, a plan.Action) outcome {
 	who := r.who(a)
 	g, err := r.create(ctx, a, a.Start, a.End)
-	if err == nil {
+	switch {
+	case err == nil:
 		r.log.Info("extended", "person", who, "resource", a.Resource.Name, "until", a.End)
 		return outcome{status: report.Extended, grant: g}
-	}
-	if !strongdm.IsCode(err, codes.AlreadyExists) {
+	case errors.Is(err, strongdm.ErrExistsAfterRetry) && r.stored(ctx, a):
+		// An attempt that timed out was stored: the extension exists, and
+		// the old grant must not be replaced.
+		r.log.Info("extended", "person", who, "resource", a.Resource.Name, "until", a.End,
+			"note", "an earlier attempt was stored")
+		return outcome{status: report.Extended}
+	case !strongdm.IsCode(err, codes.AlreadyExists):
 		r.errorf("could not extend %s for %s: %v", a.Resource.Name, who, err)
 		return outcome{status: report.Failed, err: err}
+	}
+	if a.Grant.ID == "" || a.Grant.End.IsZero() || a.Grant.AccessRequestID != "" {
+		// The planner extends only grants the tool may replace; a permanent
+		// grant must never become temporary, nor an access request's lose
+		// its request.
+		return r.held(ctx, a, a.Start, a.End)
+	}
+	if ctx.Err() != nil {
+		return r.tooLate(a)
 	}
 	start := a.Grant.Start
 	if start.IsZero() || start.After(a.Start) {
 		start = a.Start
 	}
+	if start.Before(r.now) {
+		start = r.now
+	}
 	end := a.Grant.End
 	if a.End.After(end) {
 		end = a.End
 	}
-	if err := r.sdm.DeleteGrant(ctx, a.Grant.ID); err != nil && !strongdm.IsCode(err, codes.NotFound) {
-		r.errorf("could not replace the grant of %s on %s: %v", who, a.Resource.Name, err)
-		return outcome{status: report.Failed, err: fmt.Errorf("delete grant %s to replace it: %w", a.Grant.ID, err)}
-	}
-	g, err = r.create(ctx, a, start, end)
-	if err != nil {
-		// Restore what the person had; the error is what gets reported.
-		if _, rerr := r.create(ctx, a, a.Grant.Start, a.Grant.End); rerr != nil {
-			err = fmt.Errorf("%w (and restoring the old grant failed: %v)", err, rerr)
-		}
+	if err := r.deleteOld(ctx, a); err != nil {
 		r.errorf("could not replace the grant of %s on %s: %v", who, a.Resource.Name, err)
 		return outcome{status: report.Failed, err: err}
 	}
-	r.log.Info("replaced grant", "person", who, "resource", a.Resource.Name, "from", start, "until", end)
-	return outcome{status: report.Replaced, grant: g}
+	ctx, cancel := afterDelete(ctx)
+	defer cancel()
+	g, err = r.create(ctx, a, start, end)
+	switch {
+	case err == nil:
+		r.log.Info("replaced grant", "person", who, "resource", a.Resource.Name, "from", start, "until", end)
+		return outcome{status: report.Replaced, grant: g}
+	case errors.Is(err, strongdm.ErrExistsAfterRetry):
+		r.log.Info("replaced grant", "person", who, "resource", a.Resource.Name, "from", start, "until", end,
+			"note", "an earlier attempt was stored")
+		return outcome{status: report.Replaced}
+	case strongdm.IsCode(err, codes.AlreadyExists):
+		// Another grant took the pair in between; the old one is gone.
+		return r.held(ctx, a, start, end)
+	}
+	// Restore what the person had; the error is what gets reported.
+	if _, rerr := r.restore(ctx, a); rerr != nil {
+		err = fmt.Errorf("%w (and restoring the old grant failed: %v)", err, rerr)
+	}
+	r.errorf("could not replace the grant of %s on %s: %v", who, a.Resource.Name, err)
+	return outcome{status: report.Failed, err: err}
 }
 
 // each runs f for 0..n-1 with at most the configured concurrency, and

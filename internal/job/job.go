@@ -235,6 +235,7 @@ func (r *run) sync(ctx context.Context) int {
 		LeadTime:    r.cfg.LeadTime,
 		GracePeriod: r.cfg.GracePeriod,
 		MaxDuration: r.cfg.MaxDuration,
+		WindowEnd:   r.now.Add(r.cfg.Window), // the query's Until
 	})
 	r.log.Info("on call", "entries", len(res.Entries), "people", len(shifts))
 	r.endGroup()

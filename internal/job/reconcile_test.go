@@ -137,8 +137,11 @@ func TestReconcileExtend(t *testing.T) {
 		status   string
 		grants   []string
 	}{
+		// The replacement starts now, not at the old grant's start: the
+		// past gives no access, and a grant replaced run after run must
+		// not grow past max-duration.
 		{"one grant per pair", false, "replaced", []string{
-			"a-0001 rs-0001 2026-03-06T10:00:00Z → 2026-03-06T20:00:00Z",
+			"a-0001 rs-0001 2026-03-06T12:00:00Z → 2026-03-06T20:00:00Z",
 		}},
 		{"several grants per pair", true, "extended", []string{
 			"a-0001 rs-0001 2026-03-06T10:00:00Z → 2026-03-06T15:00:00Z",

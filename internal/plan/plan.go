@@ -84,15 +84,36 @@ type wanted struct {
 //   - extend: a kept grant overlaps or touches the shift: create the part
 //     not covered yet (the whole shift when uncovered time lies on both
 //     sides); the applier replaces the grant by one spanning both where
-//     strongDM refuses a second grant.
+//     strongDM refuses a second grant. Only a grant the tool may touch is
+//     extended: temporary and made by no access request. A permanent
+//     grant never becomes temporary, and an access request's grant stays
+//     the request's: with only such grants touching the shift, the part
+//     not covered is a Create, which the applier reports as failed, naming
+//     the grant, where strongDM refuses a second grant.
+//   - slack: a shift whose end was cut by the window or max-duration
+//     (Shift.EndCut) goes on past it, and that edge moves with every run.
+//     It counts as covered while its grants reach three quarters of the
+//     way from now to that end, so a grant is extended (and, under one
+//     grant per pair, replaced) about every quarter of the window or of
+//     max-duration rather than at every run. A replacement starts no
+//     earlier than now (see Action.Grant), so it never grows past
+//     max-duration run after run.
+//   - later grant: a shift with no grant touching it, on a pair whose kept
+//     grant starts after the shift ends, must not wait for that grant to
+//     end: the shift would be over first. A grant the tool may touch is
+//     extended back to the shift: the shift is asked for on its own, and
+//     where strongDM refuses a second grant the applier replaces the later
+//     grant by one spanning both. The access between the two is excess:
+//     the price of never leaving the on-call person without access (and
+//     that grant may exceed max-duration). A grant the tool may not touch
+//     gets a Create, reported as above should strongDM refuse it.
 //   - create: any other shift gets a grant for exactly its interval.
 //   - one grant per pair: only the pair's first shift that needs a write
-//     gets one; a later shift, or a shift while the pair holds an
-//     unexpired grant that the plan keeps for another shift or may not
-//     touch (an access request), is Deferred. The first run at or after
-//     that grant's end creates it, so a shift starts on time as long as a
-//     run falls between the end of the person's previous grant and its
-//     start, which hourly runs and on-the-hour handovers always give.
+//     gets one; a later shift, or a shift while every kept grant of the
+//     pair ends at or before it starts, is Deferred. The first run at or
+//     after that grant's end creates it, so a shift starts on time as long
+//     as a run falls between the end of the person's previous grant and
+//     its start, which hourly runs and on-the-hour handovers always give.
 //     When no run falls in that gap, the shift starts up to one run
 //     interval late. Nothing better exists under one grant per pair: a
 //     grant bridging the gap gives access off call, and replacing the
@@ -373,7 +394,7 @@ func (pl *planner) pairActions(k pair, ws []wanted) []Action {
 			FinalSchedule: w.shift.FinalSchedule,
 		}
 		rem, touching := uncovered(w.interval, keep)
-		if len(rem) > 0 && w.shift.Permanent && pl.nearlyCovered(w.interval, keep) {
+		if len(rem) > 0 && w.shift.EndCut && pl.nearlyCovered(w.interval, keep) {
 			// Show what the grant covers, not what a later run extends to.
 			a.End = rem[0].start
 			rem = nil
@@ -385,6 +406,7 @@ func (pl *planner) pairActions(k pair, ws []wanted) []Action {
 			keep, later = pl.bump(keep, w)
 			bad = append(bad, later...)
 		}
+		ahead := after(keep, w.interval)
 		switch {
 		case role:
 			a.Kind = Role
@@ -392,32 +414,50 @@ func (pl *planner) pairActions(k pair, ws []wanted) []Action {
 			a.Kind = Covered
 			a.Grant = coverer(w.interval, touching)
 		case len(touching) > 0:
-			a.Kind = Extend
-			a.Grant = touching[0]
 			if len(rem) == 1 {
 				a.Start, a.End = rem[0].start, rem[0].end
 			}
+			if g, ok := firstExtendable(touching); ok {
+				a.Kind = Extend
+				a.Grant = g
+			} else {
+				// Only grants the tool may not touch (an access request, a
+				// permanent grant) give part of the shift: ask for the rest;
+				// the applier says so clearly if strongDM refuses it.
+				pl.create(&a, k, w, bad, used)
+			}
 			planned = true
-		case planned || len(keep) > 0:
-			// The kept grant touches no shift it could serve here: it
-			// holds the pair until it ends.
+		case planned:
+			// This plan already writes the pair's grant, for an earlier
+			// shift: a later run creates this one, or extends the grant
+			// when the two overlap (one account on call as two PagerDuty
+			// users). Shortcoming: where strongDM allows several grants
+			// and a kept grant lies after this shift, that run may come
+			// after the shift starts.
+			a.Kind = Deferred
+		case len(ahead) > 0:
+			// A kept grant lies after the shift: waiting for it to end would
+			// leave the shift without access. Ask for the shift now; where
+			// strongDM refuses a second grant, the applier replaces a grant
+			// the tool may touch by one spanning both.
+			if g, ok := firstExtendable(ahead); ok {
+				a.Kind = Extend
+				a.Grant = g
+			} else {
+				pl.create(&a, k, w, bad, used)
+			}
+			planned = true
+		case len(keep) > 0:
+			// Every kept grant ends before the shift starts: the first run
+			// after it ends creates this one.
 			// TODO(deferred): where strongDM allows several grants per
 			// pair, this shift could be created now, which would also
-			// cover a gap with no run in it and a grant that may not be
-			// touched (an access request) lying ahead of the shift; the
-			// planner cannot tell the two kinds of strongDM apart yet.
+			// cover a gap with no run in it; the planner cannot tell the
+			// two kinds of strongDM apart yet.
 			a.Kind = Deferred
-			if !planned {
-				a.Grant = keep[0]
-			}
+			a.Grant = lastEnding(keep)
 		default:
-			a.Kind = Create
-			a.Grant = pl.inTheWay(k, w, bad, used)
-			if a.Grant.ID != "" && a.Grant.Start.Before(pl.in.Now) &&
-				!w.start.After(pl.in.Now) && grantInterval(a.Grant).overlaps(w.interval) {
-				// Trim: the grant under way goes on as the new one.
-				a.Start = a.Grant.Start
-			}
+			pl.create(&a, k, w, bad, used)
 			planned = true
 		}
 		out = append(out, a)
@@ -425,11 +465,63 @@ func (pl *planner) pairActions(k pair, ws []wanted) []Action {
 	return append(out, pl.revokes(k, bad)...)
 }
 
-// nearlyCovered reports whether grants cover a permanent on-call's
-// interval up to three quarters of the way to its end. Such an interval
-// ends at the edge of the window only because the window does: without
-// this slack, every run would extend it by the time since the last run,
-// replacing the grant (and dropping the person's sessions) every time.
+// create makes a a Create of w, naming the grant in its way (see
+// Action.Grant).
+func (pl *planner) create(a *Action, k pair, w wanted, bad []strongdm.Grant, used map[string]bool) {
+	a.Kind = Create
+	a.Grant = pl.inTheWay(k, w, bad, used)
+	if a.Grant.ID != "" && a.Grant.Start.Before(pl.in.Now) &&
+		!w.start.After(pl.in.Now) && grantInterval(a.Grant).overlaps(w.interval) {
+		// Trim: the grant under way goes on as the new one.
+		a.Start = a.Grant.Start
+	}
+}
+
+// extendable says whether the tool may replace g by a longer grant: only a
+// temporary grant made by no access request. A permanent grant must not
+// become temporary, and an access request's grant must stay the request's.
+func extendable(g strongdm.Grant) bool {
+	return !g.End.IsZero() && g.AccessRequestID == ""
+}
+
+func firstExtendable(gs []strongdm.Grant) (strongdm.Grant, bool) {
+	for _, g := range gs {
+		if extendable(g) {
+			return g, true
+		}
+	}
+	return strongdm.Grant{}, false
+}
+
+// after returns the grants of gs that start after w ends, in order of
+// start.
+func after(gs []strongdm.Grant, w interval) []strongdm.Grant {
+	var out []strongdm.Grant
+	for _, g := range gs {
+		if g.Start.After(w.end) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// lastEnding returns the grant of gs (not empty) that ends last.
+func lastEnding(gs []strongdm.Grant) strongdm.Grant {
+	last := gs[0]
+	for _, g := range gs[1:] {
+		if grantInterval(g).end.After(grantInterval(last).end) {
+			last = g
+		}
+	}
+	return last
+}
+
+// nearlyCovered reports whether grants cover an interval whose end was
+// cut (Shift.EndCut) up to three quarters of the way to that end. Such an
+// interval ends where it does only because the window or max-duration
+// does, and that edge moves with every run: without this slack, every run
+// would extend it by the time since the last run, replacing the grant (and
+// dropping the person's sessions) every time.
 func (pl *planner) nearlyCovered(w interval, gs []strongdm.Grant) bool {
 	from := w.start
 	if pl.in.Now.After(from) {

@@ -20,6 +20,11 @@ func TestMakeReconcile(t *testing.T) {
 	spent.End = now
 	twoUsers := map[string]string{"alice.pd@example.com": "alice@example.com", "alice.ops@example.com": "alice@example.com"}
 	aliceOps := Person{ID: "PALICE2", Email: "alice.ops@example.com"}
+	permanentFrom5 := grant("g1", "a-0001", 5, 0)
+	requestedEarly := grant("g1", "a-0001", -3, 5)
+	requestedEarly.AccessRequestID = "ar-1"
+	capped := shift(alice, 0, 24)
+	capped.EndCut = true // max-duration's end, or the window's
 	alicePD := Person{ID: "PALICE3", Email: "alice.pd@example.com"}
 
 	tests := []struct {
@@ -232,19 +237,85 @@ func TestMakeReconcile(t *testing.T) {
 			shifts: []Shift{shift(alice, 2, 4), shift(alice, 10, 20)},
 			grants: []strongdm.Grant{requested},
 			want: []string{
-				"deferred prod-db alice@example.com +2h..+4h grant=g1",
+				"create prod-db alice@example.com +2h..+4h",
 				"covered prod-db alice@example.com +10h..+20h grant=g1",
 			},
 		},
 		{
-			name:     "earliest first: not without revoke",
+			name:     "earliest first: without revoke the later grant is extended back to the earlier shift",
 			shifts:   []Shift{shift(alice, 2, 4), shift(alice, 10, 20)},
 			grants:   []strongdm.Grant{grant("g1", "a-0001", 10, 20)},
 			noRevoke: true,
 			want: []string{
-				"deferred prod-db alice@example.com +2h..+4h grant=g1",
+				"extend prod-db alice@example.com +2h..+4h grant=g1",
 				"covered prod-db alice@example.com +10h..+20h grant=g1",
 			},
+		},
+		{
+			name:     "later grant: a grant starting after the shift is extended, never waited for",
+			shifts:   []Shift{shift(alice, 2, 4)},
+			grants:   []strongdm.Grant{grant("g1", "a-0001", 10, 20)},
+			noRevoke: true,
+			want:     []string{"extend prod-db alice@example.com +2h..+4h grant=g1"},
+		},
+		{
+			name:     "later grant: an access request's grant after the shift is left alone, the shift created",
+			shifts:   []Shift{shift(alice, 2, 4)},
+			grants:   []strongdm.Grant{requested},
+			noRevoke: true,
+			want:     []string{"create prod-db alice@example.com +2h..+4h"},
+		},
+		{
+			name:     "later grant: a permanent grant starting after the shift is left alone, the shift created",
+			shifts:   []Shift{shift(alice, 2, 4)},
+			grants:   []strongdm.Grant{grant("g1", "a-0001", 10, 0)},
+			noRevoke: true,
+			want:     []string{"create prod-db alice@example.com +2h..+4h"},
+		},
+		{
+			name:     "later grant: with a grant ending before the shift too, the later one is extended",
+			shifts:   []Shift{shift(alice, 2, 4)},
+			grants:   []strongdm.Grant{grant("g0", "a-0001", -1, 1), grant("g1", "a-0001", 10, 20)},
+			noRevoke: true,
+			want:     []string{"extend prod-db alice@example.com +2h..+4h grant=g1"},
+		},
+		{
+			name:     "one grant per pair: a grant ending before the shift starts defers it",
+			shifts:   []Shift{shift(alice, 2, 4)},
+			grants:   []strongdm.Grant{grant("g0", "a-0001", -1, 1)},
+			noRevoke: true,
+			want:     []string{"deferred prod-db alice@example.com +2h..+4h grant=g0"},
+		},
+		{
+			name:   "extend: an access request's grant is never extended; the rest is created",
+			shifts: []Shift{shift(alice, 0, 8)},
+			grants: []strongdm.Grant{requestedEarly},
+			want:   []string{"create prod-db alice@example.com +5h..+8h"},
+		},
+		{
+			name:   "extend: a permanent grant is never extended; the part before it is created",
+			shifts: []Shift{shift(alice, 0, 8)},
+			grants: []strongdm.Grant{permanentFrom5},
+			want:   []string{"create prod-db alice@example.com +0h..+5h"},
+		},
+		{
+			name:     "extend: next to an access request's grant, the temporary grant is the one extended",
+			shifts:   []Shift{shift(alice, 0, 8)},
+			grants:   []strongdm.Grant{requestedEarly, grant("g2", "a-0001", 6, 9)},
+			noRevoke: true,
+			want:     []string{"extend prod-db alice@example.com +5h..+6h grant=g2"},
+		},
+		{
+			name:   "extend: a shift cut by max-duration or the window waits like a permanent one",
+			shifts: []Shift{capped},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -1, 23)},
+			want:   []string{"covered prod-db alice@example.com +0h..+23h grant=g1"},
+		},
+		{
+			name:   "extend: a shift cut by max-duration whose grant covers under three quarters",
+			shifts: []Shift{capped},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -7, 17)},
+			want:   []string{"extend prod-db alice@example.com +17h..+24h grant=g1"},
 		},
 	}
 	for _, tt := range tests {
@@ -284,7 +355,9 @@ func TestMakeReconcile(t *testing.T) {
 	}
 }
 
+// permanent is s as Shifts makes a permanent on-call: its end is the
+// window's.
 func permanent(s Shift) Shift {
-	s.Permanent = true
+	s.Permanent, s.EndCut = true, true
 	return s
 }

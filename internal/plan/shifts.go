@@ -21,6 +21,9 @@ import (
 // no single grant is longer than max-duration; later runs carry access
 // forward as the start moves with now.
 //
+// A shift whose end is the window's (an entry ending at or after
+// o.WindowEnd) or the cap's is marked EndCut.
+//
 // Entries ending at or before o.Now are dropped, and so are entries with no
 // email (a deleted PagerDuty user): the caller warns about those.
 func Shifts(entries []oncall.Entry, o ShiftOptions) []Shift {
@@ -43,6 +46,8 @@ func Shifts(entries []oncall.Entry, o ShiftOptions) []Shift {
 			End:           end,
 			Permanent:     e.Permanent,
 			FinalSchedule: e.FinalSchedule,
+			// A permanent entry spans the window by definition.
+			EndCut: e.Permanent || !o.WindowEnd.IsZero() && !e.End.Before(o.WindowEnd),
 		}
 		if e.ScheduleID != "" {
 			s.Schedules = []string{e.ScheduleID}
@@ -86,8 +91,11 @@ func Shifts(entries []oncall.Entry, o ShiftOptions) []Shift {
 
 // mergeShifts joins b into a; a starts no later than b and they touch.
 func mergeShifts(a, b Shift) Shift {
-	if b.End.After(a.End) {
-		a.End = b.End
+	switch {
+	case b.End.After(a.End):
+		a.End, a.EndCut = b.End, b.EndCut
+	case b.End.Equal(a.End):
+		a.EndCut = a.EndCut || b.EndCut
 	}
 	a.Schedules = union(a.Schedules, b.Schedules)
 	a.Policies = union(a.Policies, b.Policies)
@@ -100,6 +108,7 @@ func mergeShifts(a, b Shift) Shift {
 func capShift(s Shift, o ShiftOptions) Shift {
 	if o.MaxDuration > 0 && s.End.Sub(s.Start) > o.MaxDuration {
 		s.End = s.Start.Add(o.MaxDuration)
+		s.EndCut = true
 	}
 	return s
 }

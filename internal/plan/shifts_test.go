@@ -48,6 +48,15 @@ func TestShifts(t *testing.T) {
 	std := func(p Person, from, to float64) Shift {
 		return Shift{Person: p, Start: at(from), End: at(to), Schedules: []string{"PSCHED1"}, Policies: one, Levels: []int{1}}
 	}
+	// cut is std with the end cut by the window or max-duration.
+	cut := func(p Person, from, to float64) Shift {
+		s := std(p, from, to)
+		s.EndCut = true
+		return s
+	}
+	window := ShiftOptions{WindowEnd: at(24)}
+	finalCut := entry(alice, "PSCHED2", 10, 24)
+	finalCut.FinalSchedule, finalCut.PolicyID, finalCut.Level = true, "", 0
 
 	tests := []struct {
 		name    string
@@ -114,13 +123,13 @@ func TestShifts(t *testing.T) {
 			name:    "max duration from the clipped start",
 			entries: []oncall.Entry{entry(alice, "PSCHED1", -10, 40)},
 			opts:    ShiftOptions{MaxDuration: 12 * time.Hour},
-			want:    []Shift{std(alice, 0, 12)},
+			want:    []Shift{cut(alice, 0, 12)},
 		},
 		{
 			name:    "max duration caps the merged shift",
 			entries: []oncall.Entry{entry(alice, "PSCHED1", 1, 10), entry(alice, "PSCHED1", 10, 30)},
 			opts:    ShiftOptions{MaxDuration: 12 * time.Hour},
-			want:    []Shift{std(alice, 1, 13)},
+			want:    []Shift{cut(alice, 1, 13)},
 		},
 		{
 			name:    "max duration longer than the shift changes nothing",
@@ -159,8 +168,21 @@ func TestShifts(t *testing.T) {
 			entries: []oncall.Entry{entry(alice, "PSCHED1", 5, 29), permanent},
 			want: []Shift{
 				std(alice, 5, 29),
-				{Person: carol, Start: at(0), End: at(24), Policies: one, Levels: []int{1}, Permanent: true},
+				{Person: carol, Start: at(0), End: at(24), Policies: one, Levels: []int{1}, Permanent: true, EndCut: true},
 			},
+		},
+		{
+			name:    "entry ending at the window's end is cut there",
+			entries: []oncall.Entry{entry(alice, "PSCHED1", 5, 24), entry(bob, "PSCHED1", 5, 30), entry(carol, "PSCHED1", 5, 23)},
+			opts:    window,
+			want:    []Shift{cut(alice, 5, 24), cut(bob, 5, 30), std(carol, 5, 23)},
+		},
+		{
+			name:    "final schedule entry cut at the window's end, merged, keeps the cut",
+			entries: []oncall.Entry{entry(alice, "PSCHED1", 5, 12), finalCut},
+			opts:    window,
+			want: []Shift{{Person: alice, Start: at(5), End: at(24), Schedules: []string{"PSCHED1", "PSCHED2"},
+				Policies: one, Levels: []int{1}, FinalSchedule: true, EndCut: true}},
 		},
 		{
 			name:    "final schedule flag kept through a merge",
@@ -185,8 +207,8 @@ func TestShifts(t *testing.T) {
 func fmtShifts(ss []Shift) string {
 	var s string
 	for _, sh := range ss {
-		s += fmt.Sprintf("  %s %s..%s sched=%v pol=%v lvl=%v perm=%v final=%v\n", sh.Person.Email,
-			rel(sh.Start), rel(sh.End), sh.Schedules, sh.Policies, sh.Levels, sh.Permanent, sh.FinalSchedule)
+		s += fmt.Sprintf("  %s %s..%s sched=%v pol=%v lvl=%v perm=%v final=%v cut=%v\n", sh.Person.Email,
+			rel(sh.Start), rel(sh.End), sh.Schedules, sh.Policies, sh.Levels, sh.Permanent, sh.FinalSchedule, sh.EndCut)
 	}
 	return s
 }

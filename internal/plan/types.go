@@ -26,6 +26,10 @@ type Shift struct {
 	Levels        []int    // escalation levels it came from
 	Permanent     bool     // came (at least partly) from a direct policy target
 	FinalSchedule bool     // came (at least partly) from a rendered final schedule
+	// EndCut is set when End is where the query window or max-duration
+	// cut the shift, not where the on-call ends: the edge moves with every
+	// run, so the planner gives such an end some slack (see Make).
+	EndCut bool
 }
 
 // ShiftOptions shape on-call entries into shifts.
@@ -34,6 +38,10 @@ type ShiftOptions struct {
 	LeadTime    time.Duration // access starts this long before a shift
 	GracePeriod time.Duration // and ends this long after it
 	MaxDuration time.Duration // zero: no cap
+	// WindowEnd is the end of the on-call query (its Until): an entry
+	// ending at or after it was cut there. Zero: only permanent entries
+	// count as cut.
+	WindowEnd time.Time
 }
 
 // Kind is what the plan does, or found it did not need to do, for one
@@ -49,9 +57,10 @@ const (
 	Unmatched Kind = "unmatched" // no strongDM user has the person's email
 	Suspended Kind = "suspended" // the strongDM user is suspended
 	NoEmail   Kind = "no-email"  // PagerDuty gave no email (a deleted user)
-	// Deferred: the pair already holds, or this plan gives it, an unexpired
-	// grant for another shift, and strongDM keeps one unexpired grant per
-	// pair; the first run at or after that grant's end creates this one.
+	// Deferred: the pair already holds an unexpired grant that ends at or
+	// before this shift starts, or this plan gives it one for an earlier
+	// shift, and strongDM keeps one unexpired grant per pair; the first run
+	// at or after that grant's end creates this one.
 	Deferred Kind = "deferred"
 )
 
@@ -66,10 +75,13 @@ type Action struct {
 	Start, End time.Time
 	// Grant is the existing grant an Extend adds to, or the one Revoke
 	// deletes, or the one that covers a Covered shift, or the one that
-	// blocks a Deferred shift. Should strongDM refuse the second grant of
-	// an Extend, the applier replaces Grant by one grant from the earlier
-	// of the two starts to the later of the two ends: Grant touches the
-	// shift, so that grant has no gap and reaches no further than both.
+	// blocks a Deferred shift. An Extend's Grant is always temporary and
+	// made by no access request. Should strongDM refuse the second grant
+	// of an Extend, the applier replaces Grant by one grant from the
+	// earlier of the two starts (but not before now) to the later of the
+	// two ends. Grant touches the shift, so that grant has no gap, unless
+	// it lies after the shift (see Make, "later grant"): the replacement
+	// then also spans the time between them.
 	// On a Create it is the grant on the same pair that stands in its way
 	// where strongDM keeps one grant per pair: one this plan revokes (a
 	// Revoke row follows), or one that ends right now and gives nothing.
