@@ -287,7 +287,7 @@ func faultRows() []faultRow {
 			status: map[string]string{"alice@example.com": "created", "bob@example.com": "failed", "carol@example.com": "not attempted"},
 			summary: []string{"The run stopped early", "timeout of 1.5s expired", "**1** created", "**1** failed",
 				"**1** not attempted", "Bob (bob@example.com) on prod-db (create)", "deadline exceeded",
-				"1 action was not attempted"},
+				"Carol (carol@example.com) on prod-db (create, not attempted): the run's timeout"},
 			minSlept: 1500 * time.Millisecond,
 		},
 

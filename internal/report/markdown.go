@@ -59,7 +59,13 @@ func Markdown(s Summary) string {
 		case Failed:
 			failedRows = append(failedRows, k.i)
 		case NotAttempted:
-			notAttempted++
+			// With a reason, it is listed like a failure; without one, the
+			// run stopped before it, and a count says so.
+			if r.Err != "" {
+				failedRows = append(failedRows, k.i)
+			} else {
+				notAttempted++
+			}
 		}
 	}
 
@@ -222,7 +228,11 @@ func (s Summary) failureItem(r Row) string {
 	if msg == "" {
 		msg = "no reason given"
 	}
-	return fmt.Sprintf("- %s on %s (%s): %s", s.person(a.Person), s.cell(a.Resource.Name), a.Kind, s.text(msg))
+	what := string(a.Kind)
+	if r.Status == NotAttempted {
+		what += ", not attempted"
+	}
+	return fmt.Sprintf("- %s on %s (%s): %s", s.person(a.Person), s.cell(a.Resource.Name), what, s.text(msg))
 }
 
 // person shows a name and email; either may be missing.
