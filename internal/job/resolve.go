@@ -17,22 +17,30 @@ import (
 
 // resources finds the managed resources: each name must match exactly one.
 func (r *run) resources(ctx context.Context) ([]strongdm.Resource, error) {
-	var found []strongdm.Resource
-	var problems config.Problems
-	// Known shortcoming: the names are looked up one after the other; with
-	// many names, looking them up side by side would save time (not calls).
-	for _, name := range r.cfg.Resources {
+	// Names are looked up side by side, then checked in input order.
+	named := make([][]strongdm.Resource, len(r.cfg.Resources))
+	err := r.each(ctx, len(r.cfg.Resources), func(ctx context.Context, i int) error {
+		name := r.cfg.Resources[i]
 		filter, err := strongdm.QuoteFilter("name:?", name)
 		if err != nil {
-			return nil, fmt.Errorf("quote resource name %q: %w", name, err)
+			return fmt.Errorf("quote resource name %q: %w", name, err)
 		}
 		rs, err := r.sdm.ListResources(ctx, filter)
 		if err != nil {
-			return nil, fmt.Errorf("look up resource %q in strongDM: %w", name, err)
+			return fmt.Errorf("look up resource %q in strongDM: %w", name, err)
 		}
 		// strongDM matches names case-insensitively and with wildcards; the
 		// input promises an exact name.
-		rs = slices.DeleteFunc(rs, func(x strongdm.Resource) bool { return x.Name != name })
+		named[i] = slices.DeleteFunc(rs, func(x strongdm.Resource) bool { return x.Name != name })
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var found []strongdm.Resource
+	var problems config.Problems
+	for i, rs := range named {
+		name := r.cfg.Resources[i]
 		switch len(rs) {
 		case 0:
 			problems = append(problems, config.Problem{Input: "resources", Msg: fmt.Sprintf("no strongDM resource is named %q", name)})
