@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oncall-access/oncall-access/internal/plan"
@@ -31,9 +32,13 @@ type outcome struct {
 // pair run one after the other in plan order, creates and extends before
 // revokes: where strongDM keeps one grant per pair, a create may have to
 // remove the grant a later row revokes, and a grant whose replacement
-// could not be made must stay. Pairs run side by side.
+// could not be made must stay. Pairs run side by side. A create behind an
+// earlier grant (plan.Action.Behind) is tried like any: once strongDM
+// refuses one as it keeps one grant per pair, the run's others are
+// deferred without a call.
 func (r *run) apply(ctx context.Context, actions []plan.Action) []outcome {
 	out := make([]outcome, len(actions))
+	var oneGrant atomic.Bool // strongDM refused a create behind an earlier grant: see refusedBehind
 	p := progress{log: r.log, now: r.env.Now, last: r.env.Now()}
 	var pairs [][]int
 	index := map[string]int{}
@@ -70,7 +75,7 @@ func (r *run) apply(ctx context.Context, actions []plan.Action) []outcome {
 				out[i] = outcome{status: report.NotAttempted,
 					err: fmt.Errorf("kept, as the grant to replace it could not be made: %w", kept[a.Grant.ID])}
 			default:
-				out[i] = r.applyOne(ctx, a)
+				out[i] = r.applyOne(ctx, a, &oneGrant)
 			}
 			if a.Kind == plan.Create && a.Grant.ID != "" {
 				if out[i].oldGone {
@@ -119,7 +124,12 @@ func (p *progress) step() {
 	}
 }
 
-func (r *run) applyOne(ctx context.Context, a plan.Action) outcome {
+func (r *run) applyOne(ctx context.Context, a plan.Action, oneGrant *atomic.Bool) outcome {
+	if a.Kind == plan.Create && a.Behind.ID != "" && oneGrant.Load() {
+		// Checked before the deadline: this create would not be made
+		// anyway, so it is not left undone.
+		return r.deferBehind(a, a.Behind, "strongDM refused another grant behind an earlier one in this run")
+	}
 	if ctx.Err() != nil {
 		switch a.Kind {
 		case plan.Create, plan.Extend, plan.Revoke:
@@ -131,6 +141,10 @@ func (r *run) applyOne(ctx context.Context, a plan.Action) outcome {
 	case plan.Create:
 		g, err := r.create(ctx, a, a.Start, a.End)
 		switch {
+		case err != nil && a.Behind.ID != "" && strongdm.IsCode(err, codes.AlreadyExists):
+			// Also after a retry: the grant behind which this one waits
+			// may be what strongDM found. See what it holds.
+			return r.refusedBehind(ctx, a, errors.Is(err, strongdm.ErrExistsAfterRetry), oneGrant)
 		case err == nil:
 			r.log.Info("granted", "person", who, "resource", a.Resource.Name, "from", a.Start, "until", a.End)
 			return outcome{status: report.Created, grant: g}
@@ -261,17 +275,29 @@ func (r *run) makeWay(ctx context.Context, a plan.Action) outcome {
 // keeps one grant per pair and another grant holds it: a failure, naming
 // that grant, as the person may have no access when on call.
 func (r *run) held(ctx context.Context, a plan.Action, start, end time.Time) outcome {
-	who := r.who(a)
 	gs, err := r.pairGrants(ctx, a)
 	if err != nil {
-		err = fmt.Errorf("strongDM answered that a grant already exists on this pair, and listing the pair's grants failed: %w", err)
-		r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, err)
-		return outcome{status: report.Failed, err: err}
+		return r.unlisted(a, err)
 	}
+	return r.heldIn(a, gs, start, end)
+}
+
+// unlisted is the outcome of an ALREADY_EXISTS answer whose pair's grants
+// could not be listed.
+func (r *run) unlisted(a plan.Action, err error) outcome {
+	err = fmt.Errorf("strongDM answered that a grant already exists on this pair, and listing the pair's grants failed: %w", err)
+	r.errorf("could not grant %s to %s: %v", a.Resource.Name, r.who(a), err)
+	return outcome{status: report.Failed, err: err}
+}
+
+// heldIn is held with the pair's grants gs, by start, already listed.
+func (r *run) heldIn(a plan.Action, gs []strongdm.Grant, start, end time.Time) outcome {
+	who := r.who(a)
 	if covers(gs, start, end) {
 		r.log.Info("already granted", "person", who, "resource", a.Resource.Name)
 		return outcome{status: report.AlreadyGranted}
 	}
+	var err error
 	now := r.env.Now()
 	i := slices.IndexFunc(gs, func(g strongdm.Grant) bool { return g.End.IsZero() || g.End.After(now) })
 	if i < 0 {
@@ -284,6 +310,57 @@ func (r *run) held(ctx context.Context, a plan.Action, start, end time.Time) out
 	}
 	r.errorf("could not grant %s to %s: %v", a.Resource.Name, who, err)
 	return outcome{status: report.Failed, err: err}
+}
+
+// refusedBehind decides what an ALREADY_EXISTS answer to a Create behind
+// an earlier grant (plan.Action.Behind) means. When the pair's unexpired
+// grants all end at or before the shift starts, strongDM keeps one grant
+// per pair and the earlier shift's grant holds it: the row is deferred,
+// and the run marks oneGrant so its other such creates spare the call
+// (strongDM keeps one grant per pair for the whole organization). A
+// grant covering the shift means it exists: made by this create when the
+// answer came after a retry, else already granted. Anything else is
+// judged as held does.
+func (r *run) refusedBehind(ctx context.Context, a plan.Action, retried bool, oneGrant *atomic.Bool) outcome {
+	gs, err := r.pairGrants(ctx, a)
+	if err != nil {
+		return r.unlisted(a, err)
+	}
+	if retried && covers(gs, a.Start, a.End) {
+		r.log.Info("granted", "person", r.who(a), "resource", a.Resource.Name, "from", a.Start, "until", a.End,
+			"note", "an earlier attempt was stored")
+		return outcome{status: report.Created}
+	}
+	now := r.env.Now()
+	var last strongdm.Grant
+	for _, g := range gs {
+		if !g.End.IsZero() && !g.End.After(now) {
+			continue // expired: it holds nothing
+		}
+		if g.End.IsZero() || g.End.After(a.Start) {
+			// Not an earlier shift's grant: covering, or in the way.
+			return r.heldIn(a, gs, a.Start, a.End)
+		}
+		if g.End.After(last.End) {
+			last = g
+		}
+	}
+	if last.ID == "" {
+		return r.heldIn(a, gs, a.Start, a.End)
+	}
+	oneGrant.Store(true)
+	return r.deferBehind(a, last, "strongDM keeps one grant per pair")
+}
+
+// deferBehind is the outcome of a Create behind grant g that strongDM
+// keeps one grant per pair for: deferred, with why and until when. It is
+// not a failure: the first run at or after g's end creates the grant.
+func (r *run) deferBehind(a plan.Action, g strongdm.Grant, why string) outcome {
+	err := fmt.Errorf("%s: waits for grant %s to end at %s; the first run after that creates it",
+		why, g.ID, g.End.UTC().Format(time.RFC3339))
+	r.log.Info("deferred", "person", r.who(a), "resource", a.Resource.Name, "from", a.Start, "until", a.End,
+		"reason", err.Error())
+	return outcome{status: report.Deferred, err: err}
 }
 
 // stored says whether a create that strongDM answered ErrExistsAfterRetry

@@ -381,7 +381,12 @@ func weekCheckHour(truth weekTruth, t time.Time, grants []strongdm.Grant, sdm st
 // request fails.
 func runWeek(t *testing.T, multiple bool, outage time.Time) (missing, excess, deletes []int) {
 	t.Helper()
-	changes := weekChanges()
+	return runWeekOf(t, weekChanges(), multiple, outage)
+}
+
+// runWeekOf is runWeek with another story of the week.
+func runWeekOf(t *testing.T, changes []weekChange, multiple bool, outage time.Time) (missing, excess, deletes []int) {
+	t.Helper()
 	truth := newWeekTruth(changes)
 	// A change only rewrites what comes after its publication.
 	for i := 1; i < len(changes); i++ {

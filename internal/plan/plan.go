@@ -15,7 +15,10 @@ import (
 type Plan struct {
 	Actions []Action
 	// Writes counts the actions that change strongDM: Create, Extend and
-	// Revoke.
+	// Revoke. A Create behind an earlier grant (Action.Behind) counts too,
+	// although strongDM refuses it where it keeps one grant per pair: the
+	// max-changes cap bounds what a run may write, and where strongDM
+	// allows several grants it does write.
 	Writes int
 	// RevokeSkipped says why revocation did not run although Input.Revoke
 	// asked for it; empty when it ran or was not asked for.
@@ -72,9 +75,11 @@ type wanted struct {
 }
 
 // Make compares the wanted access of every shift with the existing grants
-// and roles, and returns the actions that bring one to the other. It plans
-// for the strictest strongDM, which keeps one unexpired grant per (account,
-// resource) pair, and the applier falls back where strongDM allows more.
+// and roles, and returns the actions that bring one to the other. Some
+// strongDM organizations keep one unexpired grant per (account, resource)
+// pair, others allow several, and nothing tells them apart but strongDM's
+// answer to a second grant: the plan works under both, and where they
+// differ the applier acts on that answer (see extend and behind).
 // The rules, by the names the tests use:
 //
 //   - role: a pair reachable through a role needs no grant ("already has
@@ -108,16 +113,26 @@ type wanted struct {
 //     that grant may exceed max-duration). A grant the tool may not touch
 //     gets a Create, reported as above should strongDM refuse it.
 //   - create: any other shift gets a grant for exactly its interval.
+//   - behind: a shift with no grant touching it, while every kept grant of
+//     the pair ends at or before it starts (the grant of the person's
+//     earlier shift), gets a Create with Action.Behind naming the grant
+//     that ends last. Where strongDM allows several grants per pair, the
+//     shift's grant is made now, on time whatever the gap between the
+//     shifts. Where it keeps one, strongDM refuses it while that grant
+//     lasts: the applier reports the row deferred, not failed, and the
+//     first run at or after that grant's end creates it. There a shift
+//     starts on time as long as a run falls between the end of the
+//     previous grant and its start, which hourly runs and on-the-hour
+//     handovers always give; otherwise it starts up to one run interval
+//     late. Nothing better exists under one grant per pair: a grant
+//     bridging the gap gives access off call, and replacing the earlier
+//     grant cuts the earlier shift. A grace-period of at least the time
+//     between runs merges such shifts into one, which closes the gap.
 //   - one grant per pair: only the pair's first shift that needs a write
-//     gets one; a later shift, or a shift while every kept grant of the
-//     pair ends at or before it starts, is Deferred. The first run at or
-//     after that grant's end creates it, so a shift starts on time as long
-//     as a run falls between the end of the person's previous grant and
-//     its start, which hourly runs and on-the-hour handovers always give.
-//     When no run falls in that gap, the shift starts up to one run
-//     interval late. Nothing better exists under one grant per pair: a
-//     grant bridging the gap gives access off call, and replacing the
-//     earlier grant cuts the earlier shift.
+//     gets one in a run; a later shift is Deferred and not attempted: a
+//     later run creates it (as "behind" once the earlier grant exists), or
+//     extends that grant when the two overlap (one account on call as two
+//     PagerDuty users).
 //   - spent grant: a grant ending exactly now gives nothing, but strongDM
 //     may still count it; a Create on its pair names it, so the applier
 //     deletes it should strongDM refuse the new grant.
@@ -138,7 +153,7 @@ type wanted struct {
 //   - earliest first: a kept revocable grant that has not begun and serves
 //     a later shift than one needing a write makes way (Revoke), so the
 //     earlier shift is created now; the later one is created again by the
-//     first run after the earlier grant ends, as under one grant per pair.
+//     next run, behind the earlier grant (see behind).
 //   - suspended: the shifts of a suspended account still count as wanted,
 //     and its grants that overlap or touch them are left alone, so a
 //     revocation never races a reinstatement.
@@ -448,14 +463,14 @@ func (pl *planner) pairActions(k pair, ws []wanted) []Action {
 			}
 			planned = true
 		case len(keep) > 0:
-			// Every kept grant ends before the shift starts: the first run
-			// after it ends creates this one.
-			// TODO(deferred): where strongDM allows several grants per
-			// pair, this shift could be created now, which would also
-			// cover a gap with no run in it; the planner cannot tell the
-			// two kinds of strongDM apart yet.
-			a.Kind = Deferred
-			a.Grant = lastEnding(keep)
+			// Behind: every kept grant ends before the shift starts. Ask
+			// for the shift now; only strongDM knows whether it keeps one
+			// grant per pair, and the applier reports the row deferred if
+			// it does. No grant is named in the way: under one grant per
+			// pair the kept grant is the pair's only one.
+			a.Kind = Create
+			a.Behind = lastEnding(keep)
+			planned = true
 		default:
 			pl.create(&a, k, w, bad, used)
 			planned = true

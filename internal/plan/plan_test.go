@@ -46,6 +46,9 @@ func row(a Action) string {
 	if a.Grant.ID != "" {
 		s += " grant=" + a.Grant.ID
 	}
+	if a.Behind.ID != "" {
+		s += " behind=" + a.Behind.ID
+	}
 	return s
 }
 
@@ -233,10 +236,25 @@ func TestMake(t *testing.T) {
 			writes: 1,
 		},
 		{
-			name:   "unexpired grant elsewhere blocks a create",
+			name:   "unexpired grant before the shift: create behind it",
 			shifts: []Shift{shift(alice, 5, 29)},
 			grants: []strongdm.Grant{grant("g1", "a-0001", -2, 2)},
-			want:   []string{"deferred prod-db alice@example.com +5h..+29h grant=g1"},
+			want:   []string{"create prod-db alice@example.com +5h..+29h behind=g1"},
+			writes: 1,
+		},
+		{
+			// strongDM may refuse it (one grant per pair), but where it
+			// allows several it writes, and the cap bounds what may be
+			// written.
+			name:   "a create behind a grant counts for max-changes",
+			shifts: []Shift{shift(alice, 5, 29), shift(bob, 5, 29)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -2, 2)},
+			max:    2,
+			want: []string{
+				"create prod-db alice@example.com +5h..+29h behind=g1",
+				"create prod-db bob@example.com +5h..+29h",
+			},
+			writes: 2,
 		},
 		{
 			name:   "revoke off-call member",

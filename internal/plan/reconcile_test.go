@@ -169,11 +169,11 @@ func TestMakeReconcile(t *testing.T) {
 			},
 		},
 		{
-			name:   "grace: the next shift waits behind a grant in its grace-period",
+			name:   "grace: the next shift is created behind a grant in its grace-period",
 			shifts: []Shift{shift(alice, 20, 30)},
 			grants: []strongdm.Grant{grant("g1", "a-0001", -8, 0.25)},
 			grace:  15 * time.Minute,
-			want:   []string{"deferred prod-db alice@example.com +20h..+30h grant=g1"},
+			want:   []string{"create prod-db alice@example.com +20h..+30h behind=g1"},
 		},
 		{
 			name:   "revoke: a swapped day moves the grant to the other person",
@@ -194,13 +194,47 @@ func TestMakeReconcile(t *testing.T) {
 			},
 		},
 		{
-			name:   "one grant per pair: the later shift is deferred behind the current grant",
+			name:   "behind: the later shift is created behind the current grant",
 			shifts: []Shift{shift(alice, 0, 4), shift(alice, 20, 30)},
 			grants: []strongdm.Grant{grant("g1", "a-0001", -4, 4)},
 			want: []string{
-				"deferred prod-db alice@example.com +20h..+30h grant=g1",
+				"create prod-db alice@example.com +20h..+30h behind=g1",
 				"covered prod-db alice@example.com +0h..+4h grant=g1",
 			},
+		},
+		{
+			// The gap of the issue: no hourly run falls in +4h10m..+4h40m.
+			name:   "behind: a gap shorter than the time between runs",
+			shifts: []Shift{shift(alice, -2, 4+10.0/60), shift(alice, 4+40.0/60, 7)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -2, 4+10.0/60)},
+			want: []string{
+				"create prod-db alice@example.com 4h40m0s..+7h behind=g1",
+				"covered prod-db alice@example.com -2h..4h10m0s grant=g1",
+			},
+		},
+		{
+			name:   "behind: only the pair's first later shift is asked for; the next is deferred",
+			shifts: []Shift{shift(alice, 0, 4), shift(alice, 6, 8), shift(alice, 10, 12)},
+			grants: []strongdm.Grant{grant("g1", "a-0001", -4, 4)},
+			want: []string{
+				"create prod-db alice@example.com +6h..+8h behind=g1",
+				"deferred prod-db alice@example.com +10h..+12h",
+				"covered prod-db alice@example.com +0h..+4h grant=g1",
+			},
+		},
+		{
+			name:     "behind: the grant that ends last is named",
+			shifts:   []Shift{shift(alice, 6, 8)},
+			grants:   []strongdm.Grant{grant("g0", "a-0001", -4, 3), grant("g1", "a-0001", -1, 2)},
+			noRevoke: true,
+			want:     []string{"create prod-db alice@example.com +6h..+8h behind=g0"},
+		},
+		{
+			name:     "behind: an access request's grant before the shift is waited for like any",
+			shifts:   []Shift{shift(alice, 25, 30)},
+			grants:   []strongdm.Grant{requested},
+			noRevoke: true,
+			want:     []string{"create prod-db alice@example.com +25h..+30h behind=g1"},
 		},
 		{
 			name:   "one grant per pair: the run after the grant ended creates the next",
@@ -280,11 +314,11 @@ func TestMakeReconcile(t *testing.T) {
 			want:     []string{"extend prod-db alice@example.com +2h..+4h grant=g1"},
 		},
 		{
-			name:     "one grant per pair: a grant ending before the shift starts defers it",
+			name:     "behind: a grant ending before the shift starts is named, not waited for",
 			shifts:   []Shift{shift(alice, 2, 4)},
 			grants:   []strongdm.Grant{grant("g0", "a-0001", -1, 1)},
 			noRevoke: true,
-			want:     []string{"deferred prod-db alice@example.com +2h..+4h grant=g0"},
+			want:     []string{"create prod-db alice@example.com +2h..+4h behind=g0"},
 		},
 		{
 			name:   "extend: an access request's grant is never extended; the rest is created",

@@ -57,10 +57,10 @@ const (
 	Unmatched Kind = "unmatched" // no strongDM user has the person's email
 	Suspended Kind = "suspended" // the strongDM user is suspended
 	NoEmail   Kind = "no-email"  // PagerDuty gave no email (a deleted user)
-	// Deferred: the pair already holds an unexpired grant that ends at or
-	// before this shift starts, or this plan gives it one for an earlier
-	// shift, and strongDM keeps one unexpired grant per pair; the first run
-	// at or after that grant's end creates this one.
+	// Deferred: this plan already writes the pair's grant, for an earlier
+	// shift; a later run creates this one (see Make, "one grant per
+	// pair"). Nothing is attempted. A Create behind an earlier grant
+	// (Action.Behind) that strongDM refuses is reported deferred too.
 	Deferred Kind = "deferred"
 )
 
@@ -74,20 +74,27 @@ type Action struct {
 	// shift that is already covered (Covered, Role); for Revoke, the grant's.
 	Start, End time.Time
 	// Grant is the existing grant an Extend adds to, or the one Revoke
-	// deletes, or the one that covers a Covered shift, or the one that
-	// blocks a Deferred shift. An Extend's Grant is always temporary and
-	// made by no access request. Should strongDM refuse the second grant
-	// of an Extend, the applier replaces Grant by one grant from the
-	// earlier of the two starts (but not before now) to the later of the
-	// two ends. Grant touches the shift, so that grant has no gap, unless
-	// it lies after the shift (see Make, "later grant"): the replacement
-	// then also spans the time between them.
+	// deletes, or the one that covers a Covered shift. An Extend's Grant
+	// is always temporary and made by no access request. Should strongDM
+	// refuse the second grant of an Extend, the applier replaces Grant by
+	// one grant from the earlier of the two starts (but not before now) to
+	// the later of the two ends. Grant touches the shift, so that grant has
+	// no gap, unless it lies after the shift (see Make, "later grant"): the
+	// replacement then also spans the time between them.
 	// On a Create it is the grant on the same pair that stands in its way
 	// where strongDM keeps one grant per pair: one this plan revokes (a
 	// Revoke row follows), or one that ends right now and gives nothing.
 	// The applier creates first and, only if strongDM refuses, deletes
 	// Grant and creates again, putting Grant back if that fails.
-	Grant         strongdm.Grant
+	Grant strongdm.Grant
+	// Behind is set on a Create of a shift that starts at or after every
+	// unexpired grant of the pair ends (see Make, "behind"): the one that
+	// ends last, that of the person's earlier shift. Where strongDM keeps
+	// one grant per pair it refuses the Create while Behind lasts; the
+	// applier then reports the row deferred, and the first run at or
+	// after Behind's end creates the grant. A Create with Behind names no
+	// Grant: under one grant per pair, Behind is the pair's only grant.
+	Behind        strongdm.Grant
 	Schedules     []string
 	Policies      []string
 	Levels        []int
