@@ -126,6 +126,9 @@ func TestBehindShortGap(t *testing.T) {
 					if !strings.Contains(h.stderr, "to end at "+gapFirst[1].Format(time.RFC3339)) {
 						t.Errorf("run at %s: the log does not say the shift waits for 12:10:\n%s", at.Format(time.RFC3339), h.stderr)
 					}
+					if !strings.Contains(h.summary, "is deferred: strongDM keeps one grant per pair") {
+						t.Errorf("run at %s: the summary does not say why the shift waits:\n%s", at.Format(time.RFC3339), h.summary)
+					}
 					if h.output("failed") != "0" {
 						t.Errorf("run at %s: failed output = %q, want 0", at.Format(time.RFC3339), h.output("failed"))
 					}

@@ -25,6 +25,10 @@ func (r *run) rows(actions []plan.Action, outcomes []outcome) {
 			if outcomes[i].err != nil {
 				row.Err = outcomes[i].err.Error()
 			}
+			if row.Status == report.Deferred && row.Err != "" {
+				// Not a failure, but worth a line: when access will come.
+				r.summary.Notes = append(r.summary.Notes, fmt.Sprintf("%s on %s is deferred: %s", r.who(a), a.Resource.Name, row.Err))
+			}
 			if g := outcomes[i].grant; row.Status == report.Replaced && g.ID != "" {
 				// The new grant spans the old one and the extension.
 				row.Action.Start, row.Action.End = g.Start, g.End
