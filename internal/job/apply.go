@@ -148,7 +148,7 @@ func (r *run) applyOne(ctx context.Context, a plan.Action, oneGrant *atomic.Bool
 		case err == nil:
 			r.log.Info("granted", "person", who, "resource", a.Resource.Name, "from", a.Start, "until", a.End)
 			return outcome{status: report.Created, grant: g}
-		case errors.Is(err, strongdm.ErrExistsAfterRetry) && (a.Grant.ID == "" || r.stored(ctx, a)):
+		case errors.Is(err, strongdm.ErrExistsAfterRetry) && r.stored(ctx, a):
 			// Checked before any other AlreadyExists: an attempt that timed
 			// out was stored, so this run made the grant, and nothing may
 			// be deleted to make way for it.
@@ -206,9 +206,6 @@ func (r *run) deleteOld(ctx context.Context, a plan.Action) error {
 		return nil
 	}
 	err = fmt.Errorf("delete grant %s to replace it: %w", a.Grant.ID, err)
-	if ctx.Err() == nil {
-		return err
-	}
 	bctx, cancel := afterDelete(ctx)
 	defer cancel()
 	if _, rerr := r.restore(bctx, a); rerr != nil && !strongdm.IsCode(rerr, codes.AlreadyExists) {
@@ -225,6 +222,9 @@ func (r *run) restore(ctx context.Context, a plan.Action) (bool, error) {
 		return false, nil // spent meanwhile: nothing to put back
 	}
 	_, err := r.create(ctx, a, a.Grant.Start, a.Grant.End)
+	if errors.Is(err, strongdm.ErrExistsAfterRetry) {
+		return true, nil // a timed-out attempt was stored
+	}
 	return err == nil, err
 }
 

@@ -69,6 +69,12 @@ func applyCalls(creates int) map[string]int {
 	return m
 }
 
+// with is calls with one method's count changed.
+func with(calls map[string]int, method string, n int) map[string]int {
+	calls[method] = n
+	return calls
+}
+
 // beforePD are the strongDM calls made before PagerDuty is asked: the
 // resources are checked first, so a typo fails before any on-call data.
 var beforePD = map[string]int{"Resources.List": 1}
@@ -231,7 +237,7 @@ func faultRows() []faultRow {
 			setup: concurrency1,
 			// The retry answers AlreadyExists: alice's grant counts as made,
 			// and there is exactly one.
-			code: 0, pdCalls: map[string]int{"/oncalls": 1}, sdmCalls: applyCalls(3), grants: aliceAndBob,
+			code: 0, pdCalls: map[string]int{"/oncalls": 1}, sdmCalls: with(applyCalls(3), "AccountGrants.List", 2), grants: aliceAndBob,
 			status: bothCreated(), minSlept: time.Second,
 		},
 		{

@@ -227,13 +227,13 @@ func TestMake(t *testing.T) {
 			writes: 3,
 		},
 		{
-			name:   "second shift on a pair waits for a later run",
+			name:   "second shift on a pair is created behind this run's grant",
 			shifts: []Shift{shift(alice, 20, 29), shift(alice, 5, 10)},
 			want: []string{
 				"create prod-db alice@example.com +5h..+10h",
-				"deferred prod-db alice@example.com +20h..+29h",
+				"create prod-db alice@example.com +20h..+29h behind=(this run's grant)",
 			},
-			writes: 1,
+			writes: 2,
 		},
 		{
 			name:   "unexpired grant before the shift: create behind it",

@@ -85,8 +85,8 @@ func TestMakeReconcile(t *testing.T) {
 			grants: []strongdm.Grant{grant("g1", "a-0001", -3, 9)},
 			want: []string{
 				"create prod-db alice@example.com -3h..2h30m0s grant=g1",
+				"create prod-db alice@example.com +4h..+9h behind=(this run's grant)",
 				"revoke prod-db alice@example.com -3h..+9h grant=g1",
-				"deferred prod-db alice@example.com +4h..+9h",
 			},
 		},
 		{
@@ -213,12 +213,12 @@ func TestMakeReconcile(t *testing.T) {
 			},
 		},
 		{
-			name:   "behind: only the pair's first later shift is asked for; the next is deferred",
+			name:   "behind: every later shift is asked for, each behind the one before",
 			shifts: []Shift{shift(alice, 0, 4), shift(alice, 6, 8), shift(alice, 10, 12)},
 			grants: []strongdm.Grant{grant("g1", "a-0001", -4, 4)},
 			want: []string{
 				"create prod-db alice@example.com +6h..+8h behind=g1",
-				"deferred prod-db alice@example.com +10h..+12h",
+				"create prod-db alice@example.com +10h..+12h behind=(this run's grant)",
 				"covered prod-db alice@example.com +0h..+4h grant=g1",
 			},
 		},
@@ -257,17 +257,16 @@ func TestMakeReconcile(t *testing.T) {
 			want:     []string{"create prod-db alice@example.com +0h..+5h grant=g1"},
 		},
 		{
-			name:   "earliest first: a future grant makes way for an earlier new shift",
+			name:   "later grant: with revoke on too, a grant still needed is extended, never revoked",
 			shifts: []Shift{shift(alice, 2, 4), shift(alice, 10, 20)},
 			grants: []strongdm.Grant{grant("g1", "a-0001", 10, 20)},
 			want: []string{
-				"create prod-db alice@example.com +2h..+4h grant=g1",
-				"revoke prod-db alice@example.com +10h..+20h grant=g1",
-				"deferred prod-db alice@example.com +10h..+20h",
+				"extend prod-db alice@example.com +2h..+4h grant=g1",
+				"covered prod-db alice@example.com +10h..+20h grant=g1",
 			},
 		},
 		{
-			name:   "earliest first: an access-request grant does not make way",
+			name:   "later grant: an access-request grant is not extended",
 			shifts: []Shift{shift(alice, 2, 4), shift(alice, 10, 20)},
 			grants: []strongdm.Grant{requested},
 			want: []string{
@@ -276,7 +275,7 @@ func TestMakeReconcile(t *testing.T) {
 			},
 		},
 		{
-			name:     "earliest first: without revoke the later grant is extended back to the earlier shift",
+			name:     "later grant: without revoke the later grant is extended back to the earlier shift",
 			shifts:   []Shift{shift(alice, 2, 4), shift(alice, 10, 20)},
 			grants:   []strongdm.Grant{grant("g1", "a-0001", 10, 20)},
 			noRevoke: true,
