@@ -136,7 +136,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	debug := fs.Bool("debug", false, "log each request (never secrets)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: oncall-access [flags]\n\nGives the people on call in PagerDuty temporary strongDM grants for their shifts.\nEvery flag can also be set as an action input (INPUT_<NAME>).\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: oncall-access [flags]\n\nGives the people on call in PagerDuty temporary strongDM grants for their shifts.\nEvery flag but -at, -debug and -version is also an action input, read from\nINPUT_<NAME> as the runner sets it: upper case, hyphens kept (INPUT_DRY-RUN).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -173,11 +173,20 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		v[in.Name] = value(in)
 	}
 
+	var ps Problems
+	for _, in := range Inputs {
+		// A name with underscores is never set by the runner: it is a typo
+		// (INPUT_DRY_RUN), and ignoring it could turn a dry run live.
+		under := "INPUT_" + strings.ToUpper(strings.ReplaceAll(in.Name, "-", "_"))
+		if strings.Contains(in.Name, "-") && getenv(under) != "" && gha.GetInput(in.Name) == "" && !set[in.Name] {
+			ps = append(ps, Problem{Input: in.Name, Msg: fmt.Sprintf("%s is set, but this input is read from INPUT_%s (hyphens kept, as the runner sets it)", under, strings.ToUpper(in.Name))})
+		}
+	}
+
 	c := Config{Debug: *debug || getenv("ACTIONS_STEP_DEBUG") == "true", Version: *version}
 	if c.Version {
 		return c, nil
 	}
-	var ps Problems
 	bad := func(input, format string, a ...any) {
 		ps = append(ps, Problem{Input: input, Msg: fmt.Sprintf(format, a...)})
 	}

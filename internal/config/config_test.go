@@ -100,6 +100,7 @@ func TestLoadProblems(t *testing.T) {
 		{"bad time zone", func(e env) { e["INPUT_TIME-ZONE"] = "Mars/Olympus" }, "time-zone"},
 		{"bad bool", func(e env) { e["INPUT_DRY-RUN"] = "maybe" }, "dry-run"},
 		{"zero concurrency", func(e env) { e["INPUT_CONCURRENCY"] = "0" }, "concurrency"},
+		{"underscores instead of hyphens", func(e env) { e["INPUT_DRY_RUN"] = "true" }, "dry-run"},
 		{"quoted token", func(e env) { e["INPUT_PAGERDUTY-TOKEN"] = `"pd-token"` }, "pagerduty-token"},
 		{"access key on two lines", func(e env) { e["INPUT_SDM-API-ACCESS-KEY"] = "access\nkey" }, "sdm-api-access-key"},
 		{"password in the PagerDuty URL", func(e env) { e["INPUT_PAGERDUTY-API-URL"] = "https://user:pd-token@api.pagerduty.com" }, "pagerduty-api-url"},

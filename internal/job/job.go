@@ -138,11 +138,11 @@ func Run(ctx context.Context, cfg config.Config, env Env) int {
 	r.summary.Window.Start, r.summary.Window.End = r.now, r.now.Add(cfg.Window)
 	if d := r.now.Sub(env.Now()).Abs(); !cfg.At.IsZero() && !cfg.DryRun && d > time.Minute {
 		// A plan for another time, applied now, would revoke and trim the
-		// grants of the people on call now.
-		code := r.fail(ExitBadConfig, config.Problems{{Input: "at",
-			Msg: fmt.Sprintf("%s is %s away from now: plan another time with -dry-run only", cfg.At.Format(time.RFC3339), d.Round(time.Second))}})
-		r.finish(code)
-		return code
+		// grants of the people on call now. Nothing was asked yet.
+		BadConfig(config.Problems{{Input: "at", Msg: fmt.Sprintf(
+			"%s is %s away from now: plan another time only with -dry-run (dry-run: true)",
+			cfg.At.Format(time.RFC3339), d.Round(time.Second))}}, env)
+		return ExitBadConfig
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
