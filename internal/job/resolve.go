@@ -182,15 +182,9 @@ func (r *run) resolve(ctx context.Context, shifts []plan.Shift, resources []stro
 	return in, nil
 }
 
-// strongDMEmail is the lower-cased strongDM email of a PagerDuty email,
-// after the email map.
-func (r *run) strongDMEmail(pd string) string {
-	e := strings.ToLower(strings.TrimSpace(pd))
-	if m, ok := r.cfg.EmailMap[e]; ok {
-		return m
-	}
-	return e
-}
+// strongDMEmail is the strongDM email of a PagerDuty email, as the
+// planner matches it.
+func (r *run) strongDMEmail(pd string) string { return plan.StrongDMEmail(pd, r.cfg.EmailMap) }
 
 // accounts looks up strongDM users by email, one lookup per person: for
 // the people listUsers left unsettled.

@@ -196,7 +196,7 @@ func Make(in Input) (Plan, error) {
 	var byPerson []Action
 	for i := range in.Shifts {
 		s := &in.Shifts[i]
-		acct, ok := in.Accounts[strongdmEmail(s.Person.Email, in.EmailMap)]
+		acct, ok := in.Accounts[StrongDMEmail(s.Person.Email, in.EmailMap)]
 		if !ok || acct.Suspended {
 			if a, first := personRow(s, acct, ok, reported); first {
 				byPerson = append(byPerson, a)
@@ -266,10 +266,10 @@ type planner struct {
 	revoke    bool // in.Revoke, and the on-call data allows it
 }
 
-// strongdmEmail is the lower-cased strongDM email for a PagerDuty email:
+// StrongDMEmail is the lower-cased strongDM email for a PagerDuty email:
 // strongDM and PagerDuty compare emails case-insensitively, and people type
 // them with any case.
-func strongdmEmail(email string, m map[string]string) string {
+func StrongDMEmail(email string, m map[string]string) string {
 	e := strings.ToLower(strings.TrimSpace(email))
 	if mapped, ok := m[e]; ok {
 		e = strings.ToLower(strings.TrimSpace(mapped))
