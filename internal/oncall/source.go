@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/PagerDuty/go-pagerduty"
+	"github.com/oncall-access/oncall-access/internal/clock"
 )
 
 // DefaultBaseURL is PagerDuty's US API; EU accounts use
@@ -99,7 +100,7 @@ func New(cfg Config) (*Source, error) {
 		s.maxAttempts = defaultMaxAttempts
 	}
 	if s.sleep == nil {
-		s.sleep = sleepCtx
+		s.sleep = clock.Sleep
 	}
 	if s.rand == nil {
 		s.rand = rand.Float64

@@ -193,16 +193,4 @@ func hint(h http.Header) (time.Duration, bool) {
 	return 0, false
 }
 
-// sleepCtx waits for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 var discard = slog.New(slog.DiscardHandler)

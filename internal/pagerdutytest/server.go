@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oncall-access/oncall-access/internal/clock"
 )
 
 // Request is one request the emulator received.
@@ -58,7 +60,7 @@ func NewUnstartedServer(org Org) *Server {
 	s := &Server{
 		org:    org,
 		now:    time.Now,
-		sleep:  sleepCtx,
+		sleep:  clock.Sleep,
 		bodies: map[string]string{},
 		token:  newToken(),
 	}
@@ -300,15 +302,4 @@ func defaultError(status int) (int, string) {
 		return 2001, "Invalid Input Provided"
 	}
 	return 0, http.StatusText(status)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

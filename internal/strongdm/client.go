@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/oncall-access/oncall-access/internal/clock"
 	"github.com/oncall-access/oncall-access/internal/strongdm/sdmpb"
 )
 
@@ -146,7 +147,7 @@ func New(cfg Config) (*Client, error) {
 		c.now = time.Now
 	}
 	if c.sleep == nil {
-		c.sleep = sleep
+		c.sleep = clock.Sleep
 	}
 	if c.rand == nil {
 		c.rand = rand.Float64
@@ -317,18 +318,6 @@ func RateLimit(err error) *sdmpb.RateLimitMetadata {
 		}
 	}
 	return nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // rawMessage is a request already marshalled, so that what is signed is

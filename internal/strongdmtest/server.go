@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/oncall-access/oncall-access/internal/clock"
 	"github.com/oncall-access/oncall-access/internal/strongdm"
 	"github.com/oncall-access/oncall-access/internal/strongdm/sdmpb"
 )
@@ -71,7 +72,7 @@ func NewServer(org Org) (*Server, error) {
 		secretB64: base64.StdEncoding.EncodeToString(secret),
 		secret:    secret,
 		now:       time.Now,
-		sleep:     sleep,
+		sleep:     clock.Sleep,
 		faults:    make(map[string][]*fault),
 		counts:    make(map[string]int),
 	}
@@ -221,7 +222,7 @@ func (s *Server) SetSleep(sleepFn func(ctx context.Context, d time.Duration) err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sleepFn == nil {
-		sleepFn = sleep
+		sleepFn = clock.Sleep
 	}
 	s.sleep = sleepFn
 }
@@ -475,17 +476,6 @@ func (f *fault) status() error {
 		}
 	}
 	return st.Err()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // rawCodec hands request bytes over unparsed, so the signature is checked
