@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,7 +199,12 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	c.Schedules = parseIDs(v, "pagerduty-schedules", bad)
 	c.Policies = parseIDs(v, "pagerduty-escalation-policies", bad)
 	c.Levels = parseLevels(v["escalation-levels"], bad)
-	c.PagerDutyURL = parsePagerDutyURL(v["pagerduty-api-url"], bad)
+	c.PagerDutyURL = v["pagerduty-api-url"]
+	if u, err := oncall.CheckBaseURL(c.PagerDutyURL); err == nil {
+		c.PagerDutyURL = u
+	} else if ce := (*oncall.ConfigError)(nil); errors.As(err, &ce) {
+		bad(ce.Input, "%s", ce.Msg)
+	}
 	c.SDMAccessKey = v["sdm-api-access-key"]
 	c.SDMSecretKey = v["sdm-api-secret-key"]
 	c.SDMHost = v["sdm-api-host"]
@@ -387,31 +391,6 @@ func parseLevels(s string, bad badFunc) []int {
 	}
 	slices.Sort(levels)
 	return slices.Compact(levels)
-}
-
-func parsePagerDutyURL(s string, bad badFunc) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		bad("pagerduty-api-url", "is not a URL such as https://api.pagerduty.com")
-		return s
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		// Redacted: a password in the URL is a secret too.
-		bad("pagerduty-api-url", "%q has a user, a query or a fragment: give only the scheme and host, such as https://api.pagerduty.com", u.Redacted())
-		return s
-	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		bad("pagerduty-api-url", "%q must use https: the token would travel in clear text", s)
-	}
-	return strings.TrimRight(s, "/")
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func parseEmailMap(s string, bad badFunc) map[string]string {

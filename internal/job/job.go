@@ -248,13 +248,11 @@ func (r *run) sync(ctx context.Context) int {
 	}
 
 	p, err := plan.Make(in)
-	var tooMany *plan.TooManyChangesError
-	if errors.As(err, &tooMany) {
+	if err != nil {
+		// More writes than max-changes: nothing is written, and the plan
+		// is still reported so the cap can be judged.
 		r.rows(p.Actions, nil)
 		return r.fail(ExitFailed, err)
-	}
-	if err != nil {
-		return r.fail(ExitFailed, fmt.Errorf("plan: %w", err))
 	}
 	if p.RevokeSkipped != "" {
 		r.summary.Notes = append(r.summary.Notes, "Nothing was revoked: "+p.RevokeSkipped)

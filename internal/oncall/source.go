@@ -84,7 +84,7 @@ func New(cfg Config) (*Source, error) {
 				Msg: "contains a space, a control or a non-ASCII character; give the API key alone"}
 		}
 	}
-	base, err := checkBaseURL(cfg.BaseURL)
+	base, err := CheckBaseURL(cfg.BaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -117,9 +117,10 @@ func New(cfg Config) (*Source, error) {
 	return s, nil
 }
 
-// checkBaseURL allows https anywhere and http only on loopback, where the
-// token cannot leave the machine.
-func checkBaseURL(raw string) (string, error) {
+// CheckBaseURL returns the base URL of PagerDuty's API to use for raw (the
+// default when empty), or a *ConfigError. It allows https anywhere and
+// http only on loopback, where the token cannot leave the machine.
+func CheckBaseURL(raw string) (string, error) {
 	if raw == "" {
 		return DefaultBaseURL, nil
 	}
@@ -142,7 +143,7 @@ func checkBaseURL(raw string) (string, error) {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return "", bad("uses http on a host other than loopback")
+			return "", bad("uses http on a host other than loopback: the API key would cross the network in clear text")
 		}
 	default:
 		return "", bad("is not https")
