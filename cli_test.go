@@ -88,3 +88,32 @@ func TestBadInputInActions(t *testing.T) {
 		}
 	}
 }
+
+// The README's summary example is what the sandbox prints for the command
+// it names: its table rows and totals line appear verbatim.
+func TestREADMESummaryExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## Job summary\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var want []string
+	for _, line := range strings.Split(section, "\n") {
+		if l, ok := strings.CutPrefix(line, "> "); ok && (strings.HasPrefix(l, "| ") || strings.HasPrefix(l, "**")) {
+			want = append(want, l)
+		}
+	}
+	if len(want) < 4 {
+		t.Fatalf("found %d example lines in README's Job summary section", len(want))
+	}
+	code, out, errOut := runCLI(t, []string{"-sandbox", "-at", "2026-03-06T12:00:00Z", "-time-zone", "Europe/Paris"}, nil)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, l := range want {
+		if !strings.Contains(out, l) {
+			t.Errorf("README shows %q, which the sandbox does not print:\n%s", l, out)
+		}
+	}
+}
